@@ -1,0 +1,33 @@
+# tinysim-gym: every target creates .venv when it is missing and installs into it.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
+
+.PHONY: install test demo lint bench clean
+
+$(STAMP): requirements.txt setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(FIND_LINKS) torch==2.13.0
+	$(BIN)/python -m pip install --quiet $(FIND_LINKS) -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check tinysim_gym baselines agents tests benchmarks
+
+demo: $(STAMP)
+	$(BIN)/tinysim demo
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,1 @@
+"""Stable-Baselines3 training and evaluation for tinysim-gym."""

@@ -1,0 +1,126 @@
+"""The original TinySimulator's selectors: static (reference), accuracy-first, latency-first, random, fuzzy.
+
+Static and fuzzy selectors also hand the engine a compiled kernel (``kernel``), so whole episodes run in
+the compiled loop; every selector also answers one decision at a time through ``select``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinysim_gym import fuzzy
+from tinysim_gym import kernels as K
+from tinysim_gym.errors import TinySimError
+
+
+class StaticSelector:
+    """Always the same model (the original's ``reference`` is index 0).
+
+    Args:
+        index: the model index.
+    """
+
+    name = "reference"
+
+    def __init__(self, index: int = 0) -> None:
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TinySimError(f"index: expected an integer model index, got {index!r}")
+        self.index = int(index)
+
+    def reset(self, view: Any) -> None:
+        """Check the index against the scenario's model set."""
+        if not 0 <= self.index < view.n_models:
+            raise TinySimError(f"index: static model index {self.index} out of range 0..{view.n_models - 1}")
+
+    def select(self, view: Any) -> int:
+        """Return the fixed index."""
+        return self.index
+
+    def kernel(self, view: Any) -> tuple[int, np.ndarray]:
+        """Compiled form: the static-selector kernel with the index as its parameter."""
+        return K.SEL_STATIC, np.array([self.index], dtype=np.float64)
+
+
+class AccuracyFirst(StaticSelector):
+    """The most accurate model (the first of equals)."""
+
+    name = "accuracy-first"
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def reset(self, view: Any) -> None:
+        """Pick the most accurate model of the scenario."""
+        self.index = int(np.argmax(view.accuracies))
+
+
+class LatencyFirst(StaticSelector):
+    """The fastest model (the first of equals)."""
+
+    name = "latency-first"
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def reset(self, view: Any) -> None:
+        """Pick the model with the fewest service ticks."""
+        lat = [m.latency_ms for m in view.scenario.profile.models]
+        self.index = int(np.argmin(lat))
+
+
+class RandomSelector:
+    """Uniform over the models, from NumPy's legacy generator seeded with ``seed`` (the original: 1)."""
+
+    name = "random"
+
+    def __init__(self, seed: int = 1) -> None:
+        self.seed = seed
+        self.rs = np.random.RandomState(seed)
+
+    def reset(self, view: Any) -> None:
+        """Re-seed the legacy generator."""
+        self.rs = np.random.RandomState(self.seed)
+
+    def select(self, view: Any) -> int:
+        """Draw a model index."""
+        return int(self.rs.randint(view.n_models))
+
+
+class FuzzySelector:
+    """The original's zero-order Sugeno selector over (battery %, queue), one parameterised evaluator.
+
+    Args:
+        variant: ``"tova"`` (index = round(output), 10 -> 0) or ``"stream"`` (<= 3 -> 0, <= 5 -> 1, else 2);
+            ``None`` takes the profile's variant.
+        params: a rule base from :func:`tinysim_gym.fuzzy.make_params` (default: the original's).
+    """
+
+    name = "fuzzy"
+
+    def __init__(self, variant: str | None = None, params: np.ndarray | None = None) -> None:
+        if variant is not None and variant not in fuzzy.VARIANTS:
+            raise TinySimError(f"variant: unknown fuzzy variant {variant!r} (allowed: {', '.join(fuzzy.VARIANTS)})")
+        self.variant = variant
+        self.params = fuzzy.DEFAULT_PARAMS if params is None else np.asarray(params, dtype=np.float64)
+        self._code = fuzzy.VARIANTS[variant or "tova"]
+
+    def reset(self, view: Any) -> None:
+        """Resolve the variant from the profile and check it fits the model set."""
+        variant = self.variant or view.scenario.profile.fuzzy_variant
+        self._code = fuzzy.VARIANTS[variant]
+        need = 10 if variant == "tova" else 3
+        if view.n_models < need:
+            raise TinySimError(
+                f"selector: fuzzy variant {variant!r} picks model indices up to {need - 1}, but the profile "
+                f"has {view.n_models} models"
+            )
+
+    def select(self, view: Any) -> int:
+        """Evaluate the rule base at the current state of charge and queue."""
+        return fuzzy.fuzzy_select_kernel(view.soc_pct, float(view.queue), self.params, self._code)
+
+    def kernel(self, view: Any) -> tuple[int, np.ndarray]:
+        """Compiled form: variant code followed by the rule base."""
+        return K.SEL_FUZZY, np.concatenate(([float(self._code)], self.params))

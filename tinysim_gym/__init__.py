@@ -1,0 +1,17 @@
+"""tinysim-gym: a battery-powered TinyML microcontroller as a Gymnasium environment.
+
+Importing the package registers the Gymnasium ids (``TinySim-v0`` and named variants) when gymnasium is
+installed; the simulation core (:mod:`tinysim_gym.engine`) itself imports no gymnasium.
+"""
+
+from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.engine import Engine, run
+from tinysim_gym.errors import ConfigError, TinySimError
+
+__all__ = ["ConfigError", "Engine", "ScenarioConfig", "TinySimError", "load_scenario", "run"]
+__version__ = "0.1.0"
+
+try:  # registration lives beside the env; the core works without gymnasium
+    from tinysim_gym import registration as _registration  # noqa: F401
+except ImportError:  # pragma: no cover - gymnasium missing
+    pass

@@ -1,0 +1,372 @@
+"""Validated, typed configuration: boards, model profiles, workloads, batteries and scenarios.
+
+Every config is a pydantic model that rejects unknown keys, NaN and infinities. Configs load from built-in
+names (shipped under ``configs/`` and installed as ``tinysim_gym.configs``), from YAML files, and from the
+original TinySimulator JSON files (whose keys ``avg_infer_energy_cons``, ``training_accuracy``, ``latency``,
+``dataset``, ``description`` and ``_comment*`` stay accepted). Errors are :class:`ConfigError` with a
+one-line message naming the field.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tinysim_gym.errors import ConfigError
+
+MAX_FILE_BYTES = 1_000_000
+KINDS = ("boards", "profiles", "scenarios", "agents")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, frozen=True)
+
+
+class BoardConfig(_Strict):
+    """A microcontroller board: average currents in mA, optional memory sizes."""
+
+    name: str = Field(default="board", min_length=1, max_length=200)
+    inference_current_ma: float = Field(
+        gt=0, le=1e5, validation_alias=AliasChoices("inference_current_ma", "avg_infer_energy_cons")
+    )
+    idle_current_ma: float = Field(
+        ge=0, le=1e5, validation_alias=AliasChoices("idle_current_ma", "avg_idle_energy_cons")
+    )
+    ram_kb: float | None = Field(default=None, gt=0, le=1e9)
+    flash_kb: float | None = Field(default=None, gt=0, le=1e9)
+    description: str = ""
+
+
+class ModelConfig(_Strict):
+    """One pre-profiled model: accuracy in %, latency in ms (the set's selector latency is added)."""
+
+    id: str | int
+    accuracy: float = Field(ge=0, le=100, validation_alias=AliasChoices("accuracy", "training_accuracy"))
+    latency_ms: float = Field(gt=0, le=1e7, validation_alias=AliasChoices("latency_ms", "latency"))
+    ram_kb: float | None = Field(default=None, gt=0, le=1e9)
+    flash_kb: float | None = Field(default=None, gt=0, le=1e9)
+
+
+class ProfileConfig(_Strict):
+    """A model set measured on one board."""
+
+    name: str = Field(default="profile", min_length=1, max_length=200)
+    dataset: str = ""
+    description: str = ""
+    selector_latency_ms: float = Field(
+        default=0.0, ge=0, le=1e7, validation_alias=AliasChoices("selector_latency_ms", "selector_latency")
+    )
+    fuzzy_variant: Literal["tova", "stream"] | None = None
+    models: list[ModelConfig] = Field(min_length=1, max_length=1000)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        seen: set[str] = set()
+        for m in models:
+            key = str(m.id)
+            if key in seen:
+                raise ValueError(f"duplicate model id {key!r}; ids must be unique")
+            seen.add(key)
+        return models
+
+    @model_validator(mode="after")
+    def _variant(self) -> ProfileConfig:
+        if self.fuzzy_variant is None:
+            guess = "stream" if ("stream" in self.name or len(self.models) == 4) else "tova"
+            object.__setattr__(self, "fuzzy_variant", guess)
+        return self
+
+    @property
+    def accuracies(self) -> list[float]:
+        """Accuracy (%) of each model, in order."""
+        return [m.accuracy for m in self.models]
+
+    @property
+    def total_latencies_ms(self) -> list[float]:
+        """Latency of each model plus the selector latency, in ms."""
+        return [m.latency_ms + self.selector_latency_ms for m in self.models]
+
+
+class WorkloadConfig(_Strict):
+    """How samples arrive.
+
+    ``sync``: one sample every eligible tick (period ``floor(min_interval/timebase) + 1`` ticks), no buffer.
+    ``async``: after the minimum interval, each tick has an arrival with ``arrival_probability``; samples
+    wait in a buffer of ``buffer_size`` and overflow is dropped.
+    """
+
+    mode: Literal["sync", "async"] = "async"
+    min_interval_ms: float = Field(gt=0, le=1e9)
+    arrival_probability: float = Field(default=0.5, gt=0, le=1)
+    buffer_size: int = Field(default=6, ge=1, le=1_000_000)
+    timebase_ms: float = Field(default=0.01, gt=0, le=1e3)
+
+
+class BatteryConfig(_Strict):
+    """Battery capacity (mAh) and initial state of charge (fraction, 0 < soc <= 1)."""
+
+    capacity_mah: float = Field(gt=0, le=1e5)
+    initial_soc: float = Field(default=1.0, gt=0, le=1)
+
+
+class ScenarioConfig(_Strict):
+    """A complete, resolved scenario: board, model profile, workload, battery and episode definition.
+
+    ``horizon_ms``: when set, the device must serve that period; samples arriving after the battery dies, and
+    samples left unserved at the end, count as dropped. ``seed_compat``: follow the original TinySimulator
+    exactly (tick arithmetic, stop rule, Python ``random`` seeded with 1).
+    """
+
+    name: str = Field(default="scenario", min_length=1, max_length=200)
+    description: str = ""
+    board: BoardConfig
+    profile: ProfileConfig
+    workload: WorkloadConfig
+    battery: BatteryConfig
+    horizon_ms: float | None = Field(default=None, gt=0, le=1e10)
+    seed_compat: bool = False
+    selector: str | None = None
+    selector_params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> ScenarioConfig:
+        w = self.workload
+        lats = self.profile.total_latencies_ms
+        for i, lat in enumerate(lats):
+            if lat / w.timebase_ms < 0.5:
+                raise ValueError(
+                    f"profile.models[{i}].latency_ms: latency plus selector latency ({lat} ms) is shorter "
+                    f"than half a tick (timebase {w.timebase_ms} ms)"
+                )
+        if w.mode == "sync" and max(lats) > w.min_interval_ms:
+            raise ValueError(
+                f"workload.min_interval_ms: sync mode needs min_interval_ms >= the slowest model's latency "
+                f"plus selector latency ({max(lats):g} ms), got {w.min_interval_ms:g}"
+            )
+        if w.min_interval_ms / w.timebase_ms > 1e12:
+            raise ValueError("workload.min_interval_ms: more than 1e12 ticks between samples")
+        if self.horizon_ms is not None and self.horizon_ms / w.timebase_ms > 1e13:
+            raise ValueError("horizon_ms: more than 1e13 ticks")
+        # Guard against scenarios that would run for hours: estimate decisions until depletion.
+        e_min = min(lats) * self.board.inference_current_ma / 3.6e6
+        decisions = self.battery.capacity_mah * self.battery.initial_soc / e_min
+        if self.horizon_ms is not None:
+            decisions = min(decisions, self.horizon_ms / w.min_interval_ms)
+        if decisions > 2e9:
+            raise ValueError(
+                f"battery.capacity_mah: about {decisions:.3g} decisions until depletion (limit 2e9); "
+                "use a smaller capacity or a horizon_ms"
+            )
+        return self
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def _format_validation(err: ValidationError, what: str) -> str:
+    e = err.errors(include_url=False)[0]
+    loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
+    msg = e["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (not allowed)"
+    inp = e.get("input")
+    shown = "" if isinstance(inp, dict | list | tuple) or e["type"] == "missing" else f" (got {inp!r:.60})"
+    where = f"{what}.{loc}" if loc else what
+    more = len(err.errors()) - 1
+    tail = f" [+{more} more error{'s' if more > 1 else ''}]" if more else ""
+    return f"{where}: {msg}{shown}{tail}"
+
+
+def validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
+    """Validate ``data`` as ``model``; raise :class:`ConfigError` with a one-line message on failure."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what}: expected a mapping of keys to values, got {type(data).__name__}")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as err:
+        raise ConfigError(_format_validation(err, what)) from None
+
+
+def builtin_root() -> Path:
+    """Directory holding the built-in configs (installed package data, or ``configs/`` in a checkout)."""
+    try:
+        root = Path(str(resources.files("tinysim_gym.configs")))
+        if (root / "boards").is_dir():
+            return root
+    except ModuleNotFoundError:
+        pass
+    return Path(__file__).resolve().parent.parent / "configs"
+
+
+def builtin_names(kind: str) -> list[str]:
+    """Names of the built-in configs of one kind (``boards``, ``profiles``, ``scenarios``, ``agents``)."""
+    d = builtin_root() / kind
+    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+
+
+def read_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Read a YAML or JSON file into a dict, with one-line errors for every way it can be bad."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise ConfigError(f"{what}: {str(path)!r} is not a file")
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"{what}: {str(path)!r} is {size} bytes, larger than the limit {MAX_FILE_BYTES}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read {str(path)!r} as UTF-8 text: {exc}") from None
+    if not text.strip():
+        raise ConfigError(f"{what}: {str(path)!r} is empty")
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text, parse_constant=_reject_constant)
+        else:
+            data = yaml.safe_load(text)
+    except ConfigError:
+        raise
+    except (yaml.YAMLError, json.JSONDecodeError, ValueError, RecursionError) as exc:
+        first = " ".join(str(exc).split())[:200]
+        raise ConfigError(f"{what}: {str(path)!r} is not valid {path.suffix.lstrip('.') or 'YAML'}: {first}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what}: {str(path)!r} must hold a mapping of keys to values, got {type(data).__name__}")
+    data = {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("_comment"))}
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{what}: key {bad[0]!r} is not a string")
+    _check_finite(data, what)
+    return data
+
+
+def _reject_constant(name: str) -> float:
+    raise ConfigError(f"config: {name} is not a valid number")
+
+
+def _check_finite(obj: Any, where: str) -> None:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise ConfigError(f"{where}: {obj} is not a finite number")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_finite(v, f"{where}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            _check_finite(v, f"{where}[{i}]")
+
+
+def _looks_like_path(ref: str) -> bool:
+    return ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or "\\" in ref
+
+
+def resolve_ref(kind: str, ref: str) -> tuple[str, dict[str, Any]]:
+    """Turn a built-in name or a file path into ``(name, raw mapping)``.
+
+    Raises:
+        ConfigError: unknown name (with close matches) or unreadable file.
+    """
+    what = kind[:-1]
+    if not isinstance(ref, str) or not ref:
+        raise ConfigError(f"{what}: expected a built-in name or a file path, got {ref!r}")
+    path = Path(ref).expanduser()
+    if _looks_like_path(ref) or path.is_file():
+        return path.stem, read_mapping(path, what)
+    names = builtin_names(kind)
+    if ref not in names:
+        close = difflib.get_close_matches(ref, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise ConfigError(f"{what}: unknown {what} {ref!r}{hint} (built-in: {', '.join(names)}; or a file path)")
+    return ref, read_mapping(builtin_root() / kind / f"{ref}.yaml", what)
+
+
+def load_board(ref: str | Mapping[str, Any]) -> BoardConfig:
+    """Load a board by built-in name, path (YAML or original JSON) or inline mapping."""
+    if isinstance(ref, BoardConfig):
+        return ref
+    name, raw = ("board", dict(ref)) if isinstance(ref, Mapping) else resolve_ref("boards", ref)
+    raw.setdefault("name", name)
+    return validate(BoardConfig, raw, "board")
+
+
+def load_profile(ref: str | Mapping[str, Any]) -> ProfileConfig:
+    """Load a model profile by built-in name, path (YAML or original JSON) or inline mapping."""
+    if isinstance(ref, ProfileConfig):
+        return ref
+    name, raw = ("profile", dict(ref)) if isinstance(ref, Mapping) else resolve_ref("profiles", ref)
+    raw.setdefault("name", name)
+    return validate(ProfileConfig, raw, "profile")
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
+            out[k] = _merge(dict(out[k]), v)
+        else:
+            out[k] = v
+    return out
+
+
+def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> ScenarioConfig:
+    """Build a :class:`ScenarioConfig` from a raw mapping, resolving board and profile references.
+
+    Args:
+        raw: the scenario mapping (``board`` and ``profile`` may be names, paths or inline mappings).
+        overrides: nested mapping merged over ``raw`` before validation (``None`` values are ignored).
+    """
+    data = _merge(dict(raw), {k: v for k, v in (overrides or {}).items() if v is not None})
+    for key in ("board", "profile", "workload", "battery"):
+        if key not in data:
+            raise ConfigError(f"scenario.{key}: missing (required)")
+    board = data["board"]
+    profile = data["profile"]
+    if isinstance(board, str | Mapping):
+        data["board"] = load_board(board)
+    if isinstance(profile, str | Mapping):
+        data["profile"] = load_profile(profile)
+    for key in ("workload", "battery"):
+        if not isinstance(data[key], Mapping | BaseModel):
+            raise ConfigError(f"scenario.{key}: expected a mapping, got {type(data[key]).__name__}")
+    for k, v in data.items():
+        if k in ("board", "profile"):
+            continue
+        if isinstance(v, BaseModel):
+            data[k] = v.model_dump()
+    data["board"] = data["board"].model_dump() if isinstance(data["board"], BaseModel) else data["board"]
+    data["profile"] = data["profile"].model_dump() if isinstance(data["profile"], BaseModel) else data["profile"]
+    return validate(ScenarioConfig, data, "scenario")
+
+
+def load_scenario(ref: str | Mapping[str, Any] | ScenarioConfig, **overrides: Any) -> ScenarioConfig:
+    """Load a scenario by built-in name, YAML path, mapping or config, with nested overrides.
+
+    Example:
+        >>> load_scenario("sync_1", battery={"capacity_mah": 0.5}).battery.capacity_mah
+        0.5
+    """
+    if isinstance(ref, ScenarioConfig):
+        if not overrides:
+            return ref
+        raw: dict[str, Any] = ref.model_dump()
+    elif isinstance(ref, Mapping):
+        raw = dict(ref)
+    else:
+        name, raw = resolve_ref("scenarios", ref)
+        raw.setdefault("name", name)
+    return scenario_from_mapping(raw, overrides)
+
+
+def load_agent_hyperparams(ref: str) -> dict[str, Any]:
+    """Load an agent hyperparameter file (``configs/agents/<algo>.yaml``) by algorithm name or path."""
+    return resolve_ref("agents", ref)[1]

@@ -1,0 +1,322 @@
+"""The simulation engine: one decision at a time (``reset``, ``step``), or a whole run with a selector.
+
+The engine turns a :class:`~tinysim_gym.config.ScenarioConfig` into the flat arrays of
+:mod:`tinysim_gym.kernels` and feeds them arrival ticks in chunks. It is also the *decision view* handed to
+selectors: at a decision point its properties (``soc``, ``queue``, ``tick``, ``dropped``, ...) describe the
+device, and ``step(model)`` serves the waiting sample and jumps to the next decision.
+
+Modes:
+    seed-compatible (``scenario.seed_compat``): the original TinySimulator's arithmetic exactly (tick
+    rounding, floating-point discharge, stop rule, Python ``random`` seeded with 1; sync mode's lump
+    charge). Every run of the same scenario gives the same figures, whatever ``seed`` says.
+    default: arrivals from :class:`numpy.random.Generator`, latencies rounded up to whole ticks, sync
+    samples served like async ones (busy for the latency, idle for the rest of the period), and a tick
+    runs only if the battery holds its whole charge (the charge drawn never exceeds the capacity).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Protocol
+
+import numpy as np
+
+from tinysim_gym import kernels as K
+from tinysim_gym.arrivals import ArrivalStream, GeometricStream, PeriodicStream, SeedCompatStream
+from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.errors import TinySimError
+
+MS_PER_HOUR = 3600 * 1000
+
+
+def discharge_mah(time_ms: float, current_ma: float) -> float:
+    """Charge drawn by ``current_ma`` over ``time_ms``, in mAh, with the original's operand order."""
+    return time_ms / 3600 / 1000 * current_ma
+
+
+class Selector(Protocol):
+    """What the engine needs of a policy: a model index for each decision."""
+
+    def select(self, view: Engine) -> int:
+        """Return the index of the model that serves the waiting sample."""
+        ...
+
+
+class Engine:
+    """Event-driven simulation of one device under one scenario.
+
+    Args:
+        scenario: a validated scenario.
+        chunk: arrival ticks generated per refill (memory stays bounded whatever the episode length).
+    """
+
+    def __init__(self, scenario: ScenarioConfig, chunk: int = 4096) -> None:
+        self.scenario = scenario
+        w, board, prof = scenario.workload, scenario.board, scenario.profile
+        tb = w.timebase_ms
+        self.timebase_ms = tb
+        self.n_models = n = len(prof.models)
+        self.model_ids = [str(m.id) for m in prof.models]
+        self.accuracies = np.array(prof.accuracies, dtype=np.float64)
+        lats = prof.total_latencies_ms
+        self.min_interval_ticks = w.min_interval_ms / tb
+        self.seed_compat = scenario.seed_compat
+        self.kind = K.KIND_LUMP if (self.seed_compat and w.mode == "sync") else K.KIND_QUEUE
+        if self.seed_compat:
+            svc = [math.ceil(x / tb) if w.mode == "sync" else round(x / tb) for x in lats]
+        else:
+            svc = [max(1, math.ceil(x / tb - 1e-9)) for x in lats]
+        self.service_ticks = np.array(svc, dtype=np.int64)
+        self.horizon_ticks = -1 if scenario.horizon_ms is None else round(scenario.horizon_ms / tb)
+        self.period_ticks = math.floor(self.min_interval_ticks) + 1
+        self.capacity_mah = scenario.battery.capacity_mah
+        self.initial_mah = scenario.battery.capacity_mah * scenario.battery.initial_soc
+        d_inf = np.full(n, discharge_mah(tb, board.inference_current_ma))
+        lump = np.array([discharge_mah(math.ceil(x / tb) * tb, board.inference_current_ma) for x in lats])
+
+        self.PI = np.zeros(K.I_SVC + n, dtype=np.int64)
+        self.PI[K.I_KIND] = self.kind
+        self.PI[K.I_SEED] = int(self.seed_compat)
+        self.PI[K.I_BUF] = w.buffer_size
+        self.PI[K.I_H] = self.horizon_ticks
+        self.PI[K.I_PERIOD] = self.period_ticks
+        self.PI[K.I_N] = n
+        self.PI[K.I_SVC :] = self.service_ticks
+        self.PF = np.zeros(K.F_ACC + 3 * n, dtype=np.float64)
+        self.PF[K.F_D_IDLE] = discharge_mah(tb, board.idle_current_ma)
+        self.PF[K.F_LUMP_IDLE] = discharge_mah(w.min_interval_ms * tb, board.idle_current_ma)
+        self.PF[K.F_MIN_DINF] = d_inf.min()
+        self.PF[K.F_R0] = self.initial_mah
+        self.PF[K.F_CAP] = self.capacity_mah
+        self.PF[K.F_ACC : K.F_ACC + n] = self.accuracies
+        self.PF[K.F_ACC + n : K.F_ACC + 2 * n] = d_inf
+        self.PF[K.F_ACC + 2 * n : K.F_ACC + 3 * n] = lump
+        self.inference_charge_mah = d_inf * self.service_ticks  # charge of one inference, per model
+
+        self.arr = np.zeros(chunk, dtype=np.int64)
+        self.ST, self.FS = K.empty_state(n)
+        self.stream: ArrivalStream | None = None
+        self.seed: int | None = None
+        self._status = K.DONE
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def reset(self, seed: int | None = None, rng: np.random.Generator | None = None) -> bool:
+        """Start a new episode and advance to the first decision.
+
+        Args:
+            seed: seeds the default-mode arrival generator (ignored in seed-compatible mode, which always
+                uses the original's stream).
+            rng: use this generator instead (the Gymnasium env passes its ``np_random``).
+
+        Returns:
+            True when a decision is pending (False only for an episode that ends before any sample).
+        """
+        self.seed = seed
+        w = self.scenario.workload
+        if self.kind == K.KIND_LUMP:
+            self.stream = None
+        elif self.seed_compat:
+            self.stream = SeedCompatStream(self.min_interval_ticks, w.arrival_probability, seed=1)
+        elif w.mode == "sync":
+            self.stream = PeriodicStream(self.min_interval_ticks)
+        else:
+            gen = rng if rng is not None else np.random.default_rng(seed)
+            self.stream = GeometricStream(self.min_interval_ticks, w.arrival_probability, gen)
+        self.ST, self.FS = K.empty_state(self.n_models)
+        self.FS[K.G_R] = self.initial_mah
+        if self.stream is not None:
+            self._refill()
+        self._status = self._drive(K.advance(self.ST, self.FS, self.PI, self.PF, self.arr))
+        return self._status == K.DECISION
+
+    def _refill(self) -> None:
+        assert self.stream is not None
+        self.ST[K.S_AN] = self.stream.fill(self.arr)
+        self.ST[K.S_AI] = 0
+
+    def _drive(self, status: int) -> int:
+        while status == K.NEED_ARRIVALS:
+            self._refill()
+            status = K.advance(self.ST, self.FS, self.PI, self.PF, self.arr)
+        return status
+
+    def step(self, model: int) -> bool:
+        """Serve the waiting sample with ``model`` and advance to the next decision.
+
+        Returns:
+            True when another decision is pending, False when the episode has ended.
+
+        Raises:
+            TinySimError: no decision is pending, or ``model`` is not a valid index.
+        """
+        if self._status != K.DECISION:
+            raise TinySimError("step: no decision is pending (call reset() first; the episode may have ended)")
+        if not 0 <= model < self.n_models:
+            raise TinySimError(f"action: model index {model} out of range 0..{self.n_models - 1}")
+        self._status = self._drive(K.step(self.ST, self.FS, self.PI, self.PF, self.arr, int(model)))
+        return self._status == K.DECISION
+
+    def run(self, selector: Any, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
+        """Run one whole episode with ``selector`` and return the metrics.
+
+        Selectors that expose ``kernel(engine) -> (kind, params)`` run entirely inside the compiled loop;
+        any other object with ``select(engine) -> int`` is called once per decision.
+
+        Args:
+            selector: the policy.
+            seed: episode seed (default mode).
+            progress: optional callable ``progress(fraction_of_battery_used)`` called between chunks.
+        """
+        if hasattr(selector, "reset"):
+            selector.reset(self)
+        self.reset(seed)
+        kernel = selector.kernel(self) if hasattr(selector, "kernel") else None
+        if kernel is not None:
+            kind, params = kernel
+            params = np.asarray(params, dtype=np.float64)
+            status = self._status
+            while status != K.DONE:
+                status = K.run_selector(self.ST, self.FS, self.PI, self.PF, self.arr, kind, params)
+                if status == K.NEED_ARRIVALS:
+                    self._refill()
+                    if progress is not None:
+                        progress(self.used_fraction)
+            self._status = K.DONE
+        else:
+            n = 0
+            while self._status == K.DECISION:
+                self.step(selector.select(self))
+                n += 1
+                if progress is not None and n % 65536 == 0:
+                    progress(self.used_fraction)
+        if progress is not None:
+            progress(1.0)
+        return self.metrics()
+
+    # ------------------------------------------------------------------ decision view
+
+    @property
+    def decision_pending(self) -> bool:
+        """True while a sample waits for a model choice."""
+        return self._status == K.DECISION
+
+    @property
+    def done(self) -> bool:
+        """True once the episode has ended."""
+        return self._status == K.DONE
+
+    @property
+    def remaining_mah(self) -> float:
+        """Charge left in the battery (the seed mode's last tick may leave it slightly negative)."""
+        return float(self.FS[K.G_R])
+
+    @property
+    def soc(self) -> float:
+        """State of charge as a fraction of the capacity, clipped to [0, 1]."""
+        return min(max(self.FS[K.G_R] / self.capacity_mah, 0.0), 1.0)
+
+    @property
+    def soc_pct(self) -> float:
+        """State of charge in percent, as the original's selectors see it (not clipped)."""
+        return 100.0 * self.FS[K.G_R] / self.capacity_mah
+
+    @property
+    def queue(self) -> int:
+        """Samples waiting in the buffer (not counting the one being decided on)."""
+        return int(self.ST[K.S_Q])
+
+    @property
+    def buffer_size(self) -> int:
+        """Capacity of the buffer."""
+        return int(self.PI[K.I_BUF])
+
+    @property
+    def tick(self) -> int:
+        """Tick of the pending decision (or of the end)."""
+        return int(self.ST[K.S_T] if self._status == K.DECISION else self.end_tick)
+
+    @property
+    def time_ms(self) -> float:
+        """Time of the pending decision in ms."""
+        return self.tick * self.timebase_ms
+
+    @property
+    def end_tick(self) -> int:
+        """First tick that did not run (the operating time in ticks), or -1 while running."""
+        return int(self.ST[K.S_END])
+
+    @property
+    def inferences(self) -> int:
+        """Inferences started so far."""
+        return int(self.ST[K.S_INF])
+
+    @property
+    def dropped(self) -> int:
+        """Samples lost so far (buffer overflow, plus, with a horizon, those arriving after the end)."""
+        return int(self.ST[K.S_DROP_OVF] + self.ST[K.S_DROP_AFTER])
+
+    @property
+    def arrivals(self) -> int:
+        """Samples that have arrived so far (including the one being decided on)."""
+        return int(self.ST[K.S_ARR])
+
+    @property
+    def accuracy_sum(self) -> float:
+        """Sum of the accuracies (%) of the models that served each sample so far."""
+        return float(self.FS[K.G_ACC_SUM])
+
+    @property
+    def last_action(self) -> int:
+        """The previous decision's model index (-1 before the first)."""
+        return int(self.ST[K.S_LAST_ACTION])
+
+    @property
+    def model_counts(self) -> np.ndarray:
+        """Inferences per model so far."""
+        return self.ST[K.S_COUNTS :].copy()
+
+    @property
+    def used_fraction(self) -> float:
+        """Fraction of the initial charge drawn so far (for progress bars)."""
+        return min(max(1.0 - self.FS[K.G_R] / self.initial_mah, 0.0), 1.0)
+
+    # ------------------------------------------------------------------ metrics
+
+    def metrics(self) -> dict[str, Any]:
+        """The figures of the episode so far, as ``tinysim simulate --json`` prints them."""
+        st, fs = self.ST, self.FS
+        tb = self.timebase_ms
+        inf = int(st[K.S_INF])
+        dropped = self.dropped
+        served = inf + dropped
+        end = int(st[K.S_END])
+        ticks = end if end >= 0 else int(st[K.S_FREE])
+        reason = {K.END_DEPLETED: "depleted", K.END_HORIZON: "horizon"}.get(int(st[K.S_REASON]), "running")
+        return {
+            "scenario": self.scenario.name,
+            "seed_compat": self.seed_compat,
+            "seed": self.seed,
+            "end_reason": reason,
+            "operating_time_ms": ticks * tb,
+            "ticks": ticks,
+            "inferences": inf,
+            "dropped": dropped,
+            "dropped_overflow": int(st[K.S_DROP_OVF]),
+            "dropped_after_end": int(st[K.S_DROP_AFTER]),
+            "arrivals": int(st[K.S_ARR]),
+            "buffered_at_end": int(st[K.S_Q]),
+            "weighted_accuracy": float(fs[K.G_ACC_SUM]) / served if served else 0.0,
+            "energy_mah": self.initial_mah - float(fs[K.G_R]),
+            "soc_end": self.soc,
+            "busy_ticks": int(st[K.S_BUSY]),
+            "idle_ticks": int(st[K.S_IDLE]),
+            "inference_charge_mah": float(fs[K.G_DRAWN_INF]),
+            "idle_charge_mah": float(fs[K.G_DRAWN_IDLE]),
+            "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, st[K.S_COUNTS :], strict=True)},
+        }
+
+
+def run(scenario: ScenarioConfig, selector: Any, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
+    """Run one episode of ``scenario`` with ``selector`` on the fast path and return its metrics."""
+    return Engine(scenario, chunk=1 << 16).run(selector, seed=seed, progress=progress)

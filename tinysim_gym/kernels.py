@@ -1,0 +1,308 @@
+"""The event-driven core as numba kernels over flat state arrays (no gymnasium, no printing).
+
+Time is counted in integer ticks of ``timebase`` ms, but nothing here walks ticks: each kernel call jumps
+from event to event (an arrival, the chip becoming free, a decision, depletion, the horizon), charging
+whole runs of identical ticks at once (:mod:`tinysim_gym.discharge`). Cost grows with arrivals and
+decisions only.
+
+Two machines share the arrays:
+
+* ``KIND_QUEUE``: a single server with a buffer. A sample is served when it arrives on a free tick, or
+  taken from the buffer when the chip becomes free; samples arriving while the chip is busy wait in the
+  buffer or, when it is full, are dropped. Used for async workloads in both modes and for sync workloads
+  in the default mode.
+* ``KIND_LUMP``: the original's sync mode, reproduced exactly for seed-compatible runs: each arrival tick
+  is charged the inference current for the model's latency (rounded up to ticks) plus idle current for
+  ``min_interval * timebase`` ms, while a single tick of time passes.
+
+The public Python face of these kernels is :class:`tinysim_gym.engine.Engine`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from tinysim_gym.discharge import exact_run, seed_run
+from tinysim_gym.fuzzy import fuzzy_index_kernel, fuzzy_output
+
+# ---- status codes returned by the kernels
+NEED_ARRIVALS = 0
+DECISION = 1
+DONE = 2
+
+# ---- machines
+KIND_LUMP = 0
+KIND_QUEUE = 1
+
+# ---- phases
+P_RUN = 0
+P_DECIDE = 1
+P_FLUSH = 2
+P_DONE = 3
+
+# ---- end reasons
+END_NONE = 0
+END_DEPLETED = 1
+END_HORIZON = 2
+
+# ---- int parameters (PI)
+I_KIND = 0
+I_SEED = 1
+I_BUF = 2
+I_H = 3
+I_PERIOD = 4
+I_N = 5
+I_SVC = 8  # service ticks of each model start here
+
+# ---- float parameters (PF)
+F_D_IDLE = 0
+F_LUMP_IDLE = 1
+F_MIN_DINF = 2
+F_R0 = 3
+F_CAP = 4
+F_ACC = 8  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge
+
+# ---- int state (ST)
+S_T = 0  # tick of the pending decision
+S_FREE = 1  # first tick not yet charged / tick the chip becomes free
+S_Q = 2
+S_DROP_OVF = 3
+S_INF = 4
+S_ARR = 5
+S_END = 6  # first tick that did not run (-1 while alive)
+S_PHASE = 7
+S_AI = 8
+S_AN = 9
+S_BUSY = 10
+S_IDLE = 11
+S_LAST_ACTION = 12
+S_REASON = 13
+S_FROM_BUF = 14
+S_LAST_T = 15
+S_DROP_AFTER = 16
+S_DECISIONS = 17
+S_COUNTS = 24  # per-model inference counts start here
+
+# ---- float state (FS)
+G_R = 0
+G_ACC_SUM = 1
+G_DRAWN_INF = 2
+G_DRAWN_IDLE = 3
+
+# ---- selector kernels
+SEL_STATIC = 0
+SEL_FUZZY = 1
+
+
+def state_sizes(n_models: int) -> tuple[int, int]:
+    """Lengths of the int and float state arrays for ``n_models`` models."""
+    return S_COUNTS + n_models, 4
+
+
+@njit(cache=True, inline="always")
+def _charge(ST, FS, PI, d, k, t0, busy):
+    """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run."""
+    if k <= 0:
+        return 0
+    if PI[I_SEED] == 1:
+        r, j = seed_run(FS[G_R], d, k)
+        ticks = k if j < 0 else j + 1
+        if j >= 0:
+            ST[S_END] = t0 + j + 1
+    else:
+        r, j = exact_run(FS[G_R], d, k)
+        ticks = k if j < 0 else j
+        if j >= 0:
+            ST[S_END] = t0 + j
+    FS[G_R] = r
+    if busy:
+        ST[S_BUSY] += ticks
+        FS[G_DRAWN_INF] += ticks * d
+    else:
+        ST[S_IDLE] += ticks
+        FS[G_DRAWN_IDLE] += ticks * d
+    if j >= 0:
+        ST[S_REASON] = END_DEPLETED
+    return ticks
+
+
+@njit(cache=True)
+def advance(ST, FS, PI, PF, arr):
+    """Run events until the next decision, the end of the episode, or the end of the arrival buffer.
+
+    Returns:
+        ``DECISION`` (a sample waits and the chip is free: call :func:`apply`), ``DONE``, or
+        ``NEED_ARRIVALS`` (refill ``arr`` from ``ST[S_AI]`` on and call again).
+    """
+    H = PI[I_H]
+    while True:
+        ph = ST[S_PHASE]
+        if ph == P_DECIDE:
+            return DECISION
+        if ph == P_DONE:
+            return DONE
+        if ph == P_FLUSH:
+            if H < 0:
+                ST[S_PHASE] = P_DONE
+                continue
+            if PI[I_KIND] == KIND_LUMP:
+                period = PI[I_PERIOD]
+                n = (H - 1) // period - (ST[S_END] - 1) // period
+                if n > 0:
+                    ST[S_ARR] += n
+                    ST[S_DROP_AFTER] += n
+            else:
+                while True:
+                    if ST[S_AI] >= ST[S_AN]:
+                        return NEED_ARRIVALS
+                    if arr[ST[S_AI]] >= H:
+                        break
+                    ST[S_AI] += 1
+                    ST[S_ARR] += 1
+                    ST[S_DROP_AFTER] += 1
+            ST[S_DROP_AFTER] += ST[S_Q]
+            ST[S_Q] = 0
+            ST[S_PHASE] = P_DONE
+            continue
+        # ---- P_RUN
+        if ST[S_END] >= 0:
+            ST[S_PHASE] = P_FLUSH
+            continue
+        if PI[I_KIND] == KIND_LUMP:
+            ta = ST[S_LAST_T] + PI[I_PERIOD]
+            hz = H >= 0 and ta >= H
+            stop = H if hz else ta
+            _charge(ST, FS, PI, PF[F_D_IDLE], stop - ST[S_FREE], ST[S_FREE], False)
+            if ST[S_END] >= 0:
+                continue
+            ST[S_FREE] = stop
+            if hz:
+                ST[S_END] = H
+                ST[S_REASON] = END_HORIZON
+                continue
+            ST[S_ARR] += 1
+            ST[S_T] = ta
+            ST[S_PHASE] = P_DECIDE
+            continue
+        free = ST[S_FREE]
+        limit = free if H < 0 else min(free, H)
+        while True:  # samples arriving while the chip is busy go to the buffer or are dropped
+            if ST[S_AI] >= ST[S_AN]:
+                return NEED_ARRIVALS
+            ta = arr[ST[S_AI]]
+            if ta >= limit:
+                break
+            ST[S_AI] += 1
+            ST[S_ARR] += 1
+            if ST[S_Q] >= PI[I_BUF]:
+                ST[S_DROP_OVF] += 1
+            else:
+                ST[S_Q] += 1
+        if H >= 0 and free >= H:
+            ST[S_END] = H
+            ST[S_REASON] = END_HORIZON
+            continue
+        if ta == free or ST[S_Q] > 0:
+            if PI[I_SEED] == 0 and FS[G_R] < PF[F_MIN_DINF]:
+                ST[S_END] = free  # no model can be powered: dead from this tick on
+                ST[S_REASON] = END_DEPLETED
+                continue
+            if ta == free:
+                ST[S_AI] += 1
+                ST[S_ARR] += 1
+                ST[S_FROM_BUF] = 0
+            else:
+                ST[S_Q] -= 1
+                ST[S_FROM_BUF] = 1
+            ST[S_T] = free
+            ST[S_PHASE] = P_DECIDE
+            continue
+        stop = ta if H < 0 else min(ta, H)
+        _charge(ST, FS, PI, PF[F_D_IDLE], stop - free, free, False)
+        if ST[S_END] < 0:
+            ST[S_FREE] = stop
+
+
+@njit(cache=True)
+def apply(ST, FS, PI, PF, k):
+    """Serve the pending sample with model ``k`` (``0 <= k < n``), charging its inference."""
+    n = PI[I_N]
+    t = ST[S_T]
+    H = PI[I_H]
+    ST[S_DECISIONS] += 1
+    ST[S_LAST_ACTION] = k
+    if PI[I_KIND] == KIND_LUMP:
+        last = FS[G_R] <= 0.0
+        d_inf = PF[F_ACC + 2 * n + k]
+        FS[G_R] = FS[G_R] - d_inf
+        FS[G_R] = FS[G_R] - PF[F_LUMP_IDLE]
+        FS[G_DRAWN_INF] += d_inf
+        FS[G_DRAWN_IDLE] += PF[F_LUMP_IDLE]
+        ST[S_BUSY] += 1
+        ST[S_INF] += 1
+        ST[S_COUNTS + k] += 1
+        FS[G_ACC_SUM] += PF[F_ACC + k]
+        ST[S_FREE] = t + 1
+        ST[S_LAST_T] = t
+        if last:
+            ST[S_END] = t + 1
+            ST[S_REASON] = END_DEPLETED
+        ST[S_PHASE] = P_RUN
+        return
+    d = PF[F_ACC + n + k]
+    if PI[I_SEED] == 0 and FS[G_R] < d:
+        # this model cannot power even its first tick: the sample is not served, the device is dead
+        if ST[S_Q] < PI[I_BUF]:
+            ST[S_Q] += 1
+        else:
+            ST[S_DROP_OVF] += 1
+        ST[S_END] = t
+        ST[S_REASON] = END_DEPLETED
+        ST[S_PHASE] = P_RUN
+        return
+    ST[S_INF] += 1
+    ST[S_COUNTS + k] += 1
+    FS[G_ACC_SUM] += PF[F_ACC + k]
+    L = PI[I_SVC + k]
+    run = L if H < 0 else min(L, H - t)
+    _charge(ST, FS, PI, d, run, t, True)
+    ST[S_FREE] = t + L
+    ST[S_LAST_T] = t
+    ST[S_PHASE] = P_RUN
+
+
+@njit(cache=True)
+def select(ST, FS, PI, PF, kind, params):
+    """Built-in selector kernels for the fast path: a static model, or the fuzzy rule base."""
+    if kind == SEL_STATIC:
+        return int(params[0])
+    soc_pct = 100.0 * FS[G_R] / PF[F_CAP]
+    out = fuzzy_output(soc_pct, float(ST[S_Q]), params[1:])
+    return fuzzy_index_kernel(out, int(params[0]))
+
+
+@njit(cache=True)
+def run_selector(ST, FS, PI, PF, arr, kind, params):
+    """Fast path: run with a built-in selector kernel until the episode ends or arrivals run out."""
+    while True:
+        status = advance(ST, FS, PI, PF, arr)
+        if status != DECISION:
+            return status
+        apply(ST, FS, PI, PF, select(ST, FS, PI, PF, kind, params))
+
+
+@njit(cache=True)
+def step(ST, FS, PI, PF, arr, k):
+    """One decision: serve the pending sample with model ``k`` and advance to the next decision."""
+    apply(ST, FS, PI, PF, k)
+    return advance(ST, FS, PI, PF, arr)
+
+
+def empty_state(n_models: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fresh int and float state arrays (the float state needs the initial charge set by the caller)."""
+    ni, nf = state_sizes(n_models)
+    st = np.zeros(ni, dtype=np.int64)
+    st[S_END] = -1
+    st[S_LAST_ACTION] = -1
+    return st, np.zeros(nf, dtype=np.float64)
