@@ -292,6 +292,9 @@ class Engine:
         served = inf + dropped
         end = int(st[K.S_END])
         ticks = end if end >= 0 else int(st[K.S_FREE])
+        acc_total = 0.0
+        for count, acc in zip(st[K.S_COUNTS :], self.accuracies, strict=True):
+            acc_total += int(count) * float(acc)  # per model, in order: fewer roundings than per decision
         reason = {K.END_DEPLETED: "depleted", K.END_HORIZON: "horizon"}.get(int(st[K.S_REASON]), "running")
         return {
             "scenario": self.scenario.name,
@@ -306,7 +309,7 @@ class Engine:
             "dropped_after_end": int(st[K.S_DROP_AFTER]),
             "arrivals": int(st[K.S_ARR]),
             "buffered_at_end": int(st[K.S_Q]),
-            "weighted_accuracy": float(fs[K.G_ACC_SUM]) / served if served else 0.0,
+            "weighted_accuracy": acc_total / served if served else 0.0,
             "energy_mah": self.initial_mah - float(fs[K.G_R]),
             "soc_end": self.soc,
             "busy_ticks": int(st[K.S_BUSY]),

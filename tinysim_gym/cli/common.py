@@ -1,0 +1,116 @@
+"""Helpers shared by the subcommands: scenario flags, selector lookup, output, atomic files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.errors import TinySimError
+
+
+def add_scenario_args(p: argparse.ArgumentParser, default_scenario: str | None = None) -> None:
+    """Flags that pick a scenario and override its fields."""
+    p.add_argument("--scenario", default=default_scenario, help="built-in scenario name or YAML path")
+    p.add_argument("--board", help="built-in board name or path (YAML or the original JSON)")
+    p.add_argument("--profile", "--dataset", dest="profile", help="built-in model set name or path")
+    p.add_argument("--mode", choices=("sync", "async"), help="workload mode")
+    p.add_argument("--min-interval", "--min_interval", dest="min_interval", type=float, metavar="MS")
+    p.add_argument("--arrival-probability", type=float, metavar="P")
+    p.add_argument("--buffer-size", type=int)
+    p.add_argument("--battery-mah", type=float, metavar="MAH")
+    p.add_argument("--horizon-ms", type=float, metavar="MS")
+    p.add_argument("--seed-compat", action="store_true", default=None, help="the original's exact arithmetic")
+
+
+def scenario_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> ScenarioConfig:
+    """Build the scenario named by ``--scenario`` (or ``defaults``) with the flags as overrides."""
+    base: Any = args.scenario
+    if base is None:
+        base = dict(defaults or {})
+    over: dict[str, Any] = {
+        "board": args.board,
+        "profile": args.profile,
+        "workload": {
+            "mode": args.mode,
+            "min_interval_ms": args.min_interval,
+            "arrival_probability": args.arrival_probability,
+            "buffer_size": args.buffer_size,
+        },
+        "battery": {"capacity_mah": args.battery_mah},
+        "horizon_ms": args.horizon_ms,
+        "seed_compat": args.seed_compat,
+    }
+    over["workload"] = {k: v for k, v in over["workload"].items() if v is not None}
+    over["battery"] = {k: v for k, v in over["battery"].items() if v is not None}
+    over = {k: v for k, v in over.items() if v not in (None, {})}
+    return load_scenario(base, **over)
+
+
+def parse_params(items: list[str] | None) -> dict[str, Any]:
+    """Turn ``["k=v", ...]`` into a dict, values parsed as JSON where they parse (numbers, lists)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TinySimError(f"--param: expected KEY=VALUE, got {item!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def dumps(obj: Any) -> str:
+    """JSON with a fixed key order and no NaN (NaN and inf become null)."""
+
+    def clean(x: Any) -> Any:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {str(k): clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=2, allow_nan=False)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    An error or an interrupt leaves the previous file (or none) and no partial file behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def progress_bar(total: float = 1.0, desc: str = "") -> tuple[Callable[[float], None], Callable[[], None]]:
+    """A tqdm bar on stderr that appears only for work longer than a second; returns (update, close)."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, desc=desc, unit="%", delay=1.0, file=sys.stderr, leave=False,
+               disable=not sys.stderr.isatty() and os.environ.get("TINYSIM_PROGRESS") != "1")
+
+    def update(fraction: float) -> None:
+        bar.n = round(100 * min(max(fraction / total, 0.0), 1.0), 1)
+        bar.refresh()
+
+    return update, bar.close
