@@ -16,7 +16,7 @@ import numpy as np
 
 
 class ArrivalStream:
-    """Base class: fills an int64 array with the next arrival ticks (strictly increasing)."""
+    """Base class: fills an int64 array with the next arrival ticks (non-decreasing)."""
 
     def __init__(self, min_interval_ticks: float) -> None:
         self.base_gap = math.floor(min_interval_ticks)
@@ -88,3 +88,117 @@ class SeedCompatStream(ArrivalStream):
         allg = np.concatenate(parts)
         self.buf = allg[n:]
         return self.base_gap + allg[:n]
+
+
+class _ContinuousStream(ArrivalStream):
+    """Base for processes defined in continuous time (ms): arrival ticks are ``floor(time / timebase)``.
+
+    Several arrivals may fall in one tick; the engine serves one and buffers the rest.
+    """
+
+    def __init__(self, timebase_ms: float) -> None:
+        super().__init__(0.0)
+        self.tb = timebase_ms
+        self.now_ms = 0.0
+
+    def fill(self, out: np.ndarray) -> int:
+        """Write the next arrival ticks into ``out`` (all of it, or up to the end of a finite process)."""
+        gaps = self._gaps_ms(len(out))
+        times = self.now_ms + np.cumsum(gaps)
+        if len(times):
+            self.now_ms = float(times[-1])
+        n = len(times)
+        out[:n] = np.floor(times / self.tb).astype(np.int64)
+        out[n:] = END_OF_ARRIVALS
+        return len(out)
+
+    def _gaps_ms(self, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+END_OF_ARRIVALS = np.int64(1) << np.int64(62)
+"""Sentinel tick after the last arrival of a finite process (a trace)."""
+
+
+class JitteredPeriodicStream(_ContinuousStream):
+    """Periodic samples with timer jitter: sample ``i`` arrives at ``i * period + U(-jitter, +jitter)`` ms.
+
+    The jitter moves each sample around its slot without drift; ``jitter < period / 2`` keeps the order.
+    """
+
+    def __init__(self, period_ms: float, jitter_ms: float, timebase_ms: float, rng: np.random.Generator) -> None:
+        super().__init__(timebase_ms)
+        self.period, self.jitter, self.rng = period_ms, jitter_ms, rng
+        self.slot = 0
+        self.prev_offset = 0.0
+
+    def _gaps_ms(self, n: int) -> np.ndarray:
+        offsets = self.rng.uniform(-self.jitter, self.jitter, size=n) if self.jitter > 0 else np.zeros(n)
+        times = (self.slot + 1 + np.arange(n)) * self.period + offsets
+        prev = self.slot * self.period + self.prev_offset
+        self.slot += n
+        self.prev_offset = float(offsets[-1])
+        return np.diff(np.concatenate(([prev], times)))
+
+
+class PoissonStream(_ContinuousStream):
+    """A Poisson process of ``rate_hz`` samples per second (exponential gaps)."""
+
+    def __init__(self, rate_hz: float, timebase_ms: float, rng: np.random.Generator) -> None:
+        super().__init__(timebase_ms)
+        self.mean_gap_ms, self.rng = 1000.0 / rate_hz, rng
+
+    def _gaps_ms(self, n: int) -> np.ndarray:
+        return self.rng.exponential(self.mean_gap_ms, size=n)
+
+
+class MMPPStream(_ContinuousStream):
+    """Bursty arrivals: a two-state Markov-modulated Poisson process.
+
+    In state ``s`` samples arrive at ``rates_hz[s]`` and the state switches at ``switch_hz[s]``. The
+    stationary share of state 1 is ``switch_hz[0] / (switch_hz[0] + switch_hz[1])``.
+    """
+
+    def __init__(self, rates_hz: tuple[float, float], switch_hz: tuple[float, float], timebase_ms: float,
+                 rng: np.random.Generator) -> None:
+        super().__init__(timebase_ms)
+        self.rates = np.asarray(rates_hz, dtype=np.float64) / 1000.0  # per ms
+        self.switch = np.asarray(switch_hz, dtype=np.float64) / 1000.0
+        self.rng = rng
+        pi1 = self.switch[0] / (self.switch[0] + self.switch[1])
+        self.state = int(rng.random() < pi1)
+
+    def _gaps_ms(self, n: int) -> np.ndarray:
+        gaps = np.empty(n)
+        i, acc = 0, 0.0
+        while i < n:
+            block = 2 * (n - i) + 16
+            e = self.rng.exponential(1.0, size=block)
+            u = self.rng.random(size=block)
+            for j in range(block):
+                s = self.state
+                total = self.rates[s] + self.switch[s]
+                acc += e[j] / total
+                if u[j] * total < self.rates[s]:  # competing exponentials: an arrival, or a switch
+                    gaps[i] = acc
+                    acc = 0.0
+                    i += 1
+                    if i == n:
+                        break
+                else:
+                    self.state = 1 - s
+        return gaps
+
+
+class TraceStream(_ContinuousStream):
+    """Replay of recorded arrival times (ms, non-decreasing); the workload ends after the last one."""
+
+    def __init__(self, times_ms: np.ndarray, timebase_ms: float) -> None:
+        super().__init__(timebase_ms)
+        self.gaps = np.diff(np.concatenate(([0.0], np.asarray(times_ms, dtype=np.float64))))
+        self.pos = 0
+
+    def _gaps_ms(self, n: int) -> np.ndarray:
+        g = self.gaps[self.pos : self.pos + n]
+        self.pos += len(g)
+        return g

@@ -23,6 +23,18 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from tinysim_gym.errors import ConfigError
 
 MAX_FILE_BYTES = 1_000_000
+RANDOMIZABLE = (
+    "board",
+    "profile",
+    "workload.min_interval_ms",
+    "workload.arrival_probability",
+    "workload.rate_hz",
+    "battery.capacity_mah",
+    "battery.initial_soc",
+    "harvester.current_ma",
+    "harvester.peak_current_ma",
+    "horizon_ms",
+)
 KINDS = ("boards", "profiles", "scenarios", "agents")
 
 
@@ -53,6 +65,14 @@ class ModelConfig(_Strict):
     latency_ms: float = Field(gt=0, le=1e7, validation_alias=AliasChoices("latency_ms", "latency"))
     ram_kb: float | None = Field(default=None, gt=0, le=1e9)
     flash_kb: float | None = Field(default=None, gt=0, le=1e9)
+    inference_current_ma: float | None = Field(default=None, gt=0, le=1e5)
+    charge_per_inference_uah: float | None = Field(default=None, gt=0, le=1e9)
+
+    @model_validator(mode="after")
+    def _one_energy(self) -> ModelConfig:
+        if self.inference_current_ma is not None and self.charge_per_inference_uah is not None:
+            raise ValueError("give either inference_current_ma or charge_per_inference_uah, not both")
+        return self
 
 
 class ProfileConfig(_Strict):
@@ -96,19 +116,105 @@ class ProfileConfig(_Strict):
         return [m.latency_ms + self.selector_latency_ms for m in self.models]
 
 
+class MMPPConfig(_Strict):
+    """Two-state Markov-modulated Poisson process: arrival rate and rate of leaving each state (per s)."""
+
+    rates_hz: tuple[float, float] = Field(description="arrival rate in state 0 and in state 1")
+    switch_hz: tuple[float, float] = Field(description="rate of leaving state 0 and state 1")
+
+    @field_validator("rates_hz", "switch_hz", mode="before")
+    @classmethod
+    def _pair(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            v = tuple(v)
+        if not isinstance(v, tuple) or len(v) != 2:
+            raise ValueError("expected two numbers [state 0, state 1]")
+        for x in v:
+            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or not 0 < x <= 1e6:
+                raise ValueError(f"expected two numbers in (0, 1e6], got {list(v)}")
+        return tuple(float(x) for x in v)
+
+
 class WorkloadConfig(_Strict):
     """How samples arrive.
 
     ``sync``: one sample every eligible tick (period ``floor(min_interval/timebase) + 1`` ticks), no buffer.
-    ``async``: after the minimum interval, each tick has an arrival with ``arrival_probability``; samples
-    wait in a buffer of ``buffer_size`` and overflow is dropped.
+    ``async``: samples wait in a buffer of ``buffer_size`` and overflow is dropped; their arrival
+    ``process`` is ``bernoulli`` (the original: after ``min_interval_ms`` each tick has an arrival with
+    ``arrival_probability``), ``periodic`` (period ``min_interval_ms`` with uniform ``jitter_ms``),
+    ``poisson`` (``rate_hz``), ``mmpp`` (bursty, see :class:`MMPPConfig`) or ``trace`` (a CSV of arrival
+    times in ms, one per line or in the first column).
     """
 
     mode: Literal["sync", "async"] = "async"
-    min_interval_ms: float = Field(gt=0, le=1e9)
+    process: Literal["bernoulli", "periodic", "poisson", "mmpp", "trace"] = "bernoulli"
+    min_interval_ms: float | None = Field(default=None, gt=0, le=1e9)
     arrival_probability: float = Field(default=0.5, gt=0, le=1)
+    jitter_ms: float = Field(default=0.0, ge=0, le=1e9)
+    rate_hz: float | None = Field(default=None, gt=0, le=1e6)
+    mmpp: MMPPConfig | None = None
+    trace: str | None = Field(default=None, min_length=1, max_length=4096)
     buffer_size: int = Field(default=6, ge=1, le=1_000_000)
     timebase_ms: float = Field(default=0.01, gt=0, le=1e3)
+
+    @model_validator(mode="after")
+    def _process(self) -> WorkloadConfig:
+        p = self.process
+        if p in ("bernoulli", "periodic") and self.min_interval_ms is None:
+            raise ValueError(f"min_interval_ms: required for process {p!r}")
+        if p == "poisson" and self.rate_hz is None:
+            raise ValueError("rate_hz: required for process 'poisson'")
+        if p == "mmpp" and self.mmpp is None:
+            raise ValueError("mmpp: required for process 'mmpp' (rates_hz, switch_hz)")
+        if p == "trace" and self.trace is None:
+            raise ValueError("trace: required for process 'trace' (a CSV of arrival times in ms)")
+        if self.mode == "sync" and p != "bernoulli":
+            raise ValueError(f"process: sync mode takes the original 'bernoulli' process, got {p!r}; use async")
+        if p == "periodic" and self.min_interval_ms is not None and self.jitter_ms >= self.min_interval_ms / 2:
+            raise ValueError("jitter_ms: must be smaller than half of min_interval_ms (the period)")
+        return self
+
+    def mean_gap_ms(self) -> float | None:
+        """Mean time between arrivals in ms (``None`` for a trace, known only once read)."""
+        if self.process == "bernoulli":
+            assert self.min_interval_ms is not None
+            ticks = math.floor(self.min_interval_ms / self.timebase_ms)
+            extra = 1.0 if self.mode == "sync" else 1.0 / self.arrival_probability
+            return (ticks + extra) * self.timebase_ms
+        if self.process == "periodic":
+            return self.min_interval_ms
+        if self.process == "poisson":
+            assert self.rate_hz is not None
+            return 1000.0 / self.rate_hz
+        if self.process == "mmpp":
+            assert self.mmpp is not None
+            (l0, l1), (q0, q1) = self.mmpp.rates_hz, self.mmpp.switch_hz
+            return 1000.0 / ((l0 * q1 + l1 * q0) / (q0 + q1))
+        return None
+
+
+class HarvesterConfig(_Strict):
+    """An energy harvester charging the battery (capped at its capacity).
+
+    ``constant``: ``current_ma``. ``solar``: a half sine of ``peak_current_ma`` during the day
+    (``day_fraction`` of each ``period_ms``, starting at ``phase_ms``), nothing at night. ``trace``: a CSV of
+    ``time_ms, current_ma`` rows, the current holding until the next row.
+    """
+
+    kind: Literal["constant", "solar", "trace"]
+    current_ma: float | None = Field(default=None, ge=0, le=1e5)
+    peak_current_ma: float | None = Field(default=None, ge=0, le=1e5)
+    period_ms: float = Field(default=86_400_000.0, gt=0, le=1e12)
+    day_fraction: float = Field(default=0.5, gt=0, le=1)
+    phase_ms: float = Field(default=0.0, ge=-1e12, le=1e12)
+    trace: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _kind(self) -> HarvesterConfig:
+        need = {"constant": "current_ma", "solar": "peak_current_ma", "trace": "trace"}[self.kind]
+        if getattr(self, need) is None:
+            raise ValueError(f"{need}: required for a {self.kind!r} harvester")
+        return self
 
 
 class BatteryConfig(_Strict):
@@ -134,39 +240,146 @@ class ScenarioConfig(_Strict):
     battery: BatteryConfig
     horizon_ms: float | None = Field(default=None, gt=0, le=1e10)
     seed_compat: bool = False
+    harvester: HarvesterConfig | None = None
+    deadline_ms: float | None = Field(default=None, gt=0, le=1e10)
+    memory_policy: Literal["reject", "mask"] = "reject"
+    randomize: dict[str, Any] = Field(default_factory=dict)
     selector: str | None = None
     selector_params: dict[str, Any] = Field(default_factory=dict)
+
+    def fits_memory(self) -> list[bool]:
+        """Whether each model fits the board's RAM and flash (a size not given always fits)."""
+        b = self.board
+        return [
+            (m.ram_kb is None or b.ram_kb is None or m.ram_kb <= b.ram_kb)
+            and (m.flash_kb is None or b.flash_kb is None or m.flash_kb <= b.flash_kb)
+            for m in self.profile.models
+        ]
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
         w = self.workload
         lats = self.profile.total_latencies_ms
+        if self.seed_compat:
+            extras = [
+                name
+                for name, on in (
+                    ("harvester", self.harvester is not None),
+                    ("deadline_ms", self.deadline_ms is not None),
+                    ("workload.process", w.process != "bernoulli"),
+                    ("randomize", bool(self.randomize)),
+                    (
+                        "profile.models[].inference_current_ma/charge_per_inference_uah",
+                        any(m.inference_current_ma or m.charge_per_inference_uah for m in self.profile.models),
+                    ),
+                )
+                if on
+            ]
+            if extras:
+                raise ValueError(
+                    f"seed_compat: the original model has no {extras[0]}; set seed_compat: false to use it"
+                )
+        for key, spec in self.randomize.items():
+            _check_randomize(key, spec)
+        fits = self.fits_memory()
+        if not all(fits):
+            bad = fits.index(False)
+            m = self.profile.models[bad]
+            if self.memory_policy == "reject":
+                raise ValueError(
+                    f"profile.models[{bad}]: model {str(m.id)!r} needs ram_kb={m.ram_kb}, flash_kb={m.flash_kb} but "
+                    f"board {self.board.name!r} has ram_kb={self.board.ram_kb}, flash_kb={self.board.flash_kb} "
+                    "(memory_policy: reject; use mask to keep the model set and mask it)"
+                )
+            if not any(fits):
+                raise ValueError(f"profile.models: no model fits board {self.board.name!r} memory")
+        if w.mode == "sync" and w.min_interval_ms is None:
+            raise ValueError("workload.min_interval_ms: required in sync mode")
         for i, lat in enumerate(lats):
             if lat / w.timebase_ms < 0.5:
                 raise ValueError(
                     f"profile.models[{i}].latency_ms: latency plus selector latency ({lat} ms) is shorter "
                     f"than half a tick (timebase {w.timebase_ms} ms)"
                 )
-        if w.mode == "sync" and max(lats) > w.min_interval_ms:
+        if w.mode == "sync" and w.min_interval_ms is not None and max(lats) > w.min_interval_ms:
             raise ValueError(
                 f"workload.min_interval_ms: sync mode needs min_interval_ms >= the slowest model's latency "
                 f"plus selector latency ({max(lats):g} ms), got {w.min_interval_ms:g}"
             )
-        if w.min_interval_ms / w.timebase_ms > 1e12:
+        if w.min_interval_ms is not None and w.min_interval_ms / w.timebase_ms > 1e12:
             raise ValueError("workload.min_interval_ms: more than 1e12 ticks between samples")
         if self.horizon_ms is not None and self.horizon_ms / w.timebase_ms > 1e13:
             raise ValueError("horizon_ms: more than 1e13 ticks")
         # Guard against scenarios that would run for hours: estimate decisions until depletion.
         e_min = min(lats) * self.board.inference_current_ma / 3.6e6
         decisions = self.battery.capacity_mah * self.battery.initial_soc / e_min
-        if self.horizon_ms is not None:
-            decisions = min(decisions, self.horizon_ms / w.min_interval_ms)
+        gap = w.mean_gap_ms()
+        if self.harvester is not None and self.horizon_ms is None:
+            raise ValueError("horizon_ms: required with a harvester (a harvested device may never run down)")
+        if self.horizon_ms is not None and gap is not None:
+            decisions = min(decisions, self.horizon_ms / gap)
         if decisions > 2e9:
             raise ValueError(
                 f"battery.capacity_mah: about {decisions:.3g} decisions until depletion (limit 2e9); "
                 "use a smaller capacity or a horizon_ms"
             )
         return self
+
+
+def _check_randomize(key: str, spec: Any) -> None:
+    if key not in RANDOMIZABLE:
+        raise ValueError(f"randomize.{key}: cannot be randomised (allowed: {', '.join(RANDOMIZABLE)})")
+    if isinstance(spec, list):
+        if not spec:
+            raise ValueError(f"randomize.{key}: the list of choices is empty")
+        return
+    if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("range", "log_range"):
+        lo_hi = next(iter(spec.values()))
+        if (
+            isinstance(lo_hi, list)
+            and len(lo_hi) == 2
+            and all(isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in lo_hi)
+            and lo_hi[0] <= lo_hi[1]
+            and (next(iter(spec)) == "range" or lo_hi[0] > 0)
+        ):
+            return
+    raise ValueError(
+        f"randomize.{key}: expected a list of choices, {{range: [lo, hi]}} or {{log_range: [lo, hi]}} (lo > 0)"
+    )
+
+
+def sample_scenario(scenario: ScenarioConfig, rng: Any) -> ScenarioConfig:
+    """Draw one concrete scenario from a scenario's ``randomize`` ranges and lists (domain randomisation).
+
+    Args:
+        scenario: a scenario whose ``randomize`` maps field paths (see ``RANDOMIZABLE``) to a list of
+            choices, ``{range: [lo, hi]}`` (uniform) or ``{log_range: [lo, hi]}`` (log-uniform).
+        rng: a :class:`numpy.random.Generator` (the env passes its ``np_random``).
+
+    Returns:
+        The scenario itself when nothing is randomised, else a validated concrete scenario.
+    """
+    if not scenario.randomize:
+        return scenario
+    over: dict[str, Any] = {"randomize": {}}
+    for key in sorted(scenario.randomize):
+        spec = scenario.randomize[key]
+        if isinstance(spec, list):
+            value = spec[int(rng.integers(len(spec)))]
+        elif "range" in spec:
+            lo, hi = spec["range"]
+            value = float(rng.uniform(lo, hi))
+        else:
+            lo, hi = spec["log_range"]
+            value = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        node = over
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    base = scenario.model_dump()
+    base["randomize"] = {}
+    return scenario_from_mapping(base, over)
 
 
 # --------------------------------------------------------------------------------------------- loading
@@ -364,7 +577,52 @@ def load_scenario(ref: str | Mapping[str, Any] | ScenarioConfig, **overrides: An
     else:
         name, raw = resolve_ref("scenarios", ref)
         raw.setdefault("name", name)
+        base = Path(ref).expanduser().parent if _looks_like_path(ref) else builtin_root() / "scenarios"
+        for section in ("workload", "harvester"):
+            sec = raw.get(section)
+            if isinstance(sec, dict) and isinstance(sec.get("trace"), str) and not Path(sec["trace"]).is_absolute():
+                raw[section] = {**sec, "trace": str(base / sec["trace"])}
     return scenario_from_mapping(raw, overrides)
+
+
+def read_csv_columns(path: str, what: str, columns: int) -> list[list[float]]:
+    """Read the first ``columns`` numeric columns of a small CSV file (a header line is skipped).
+
+    Raises:
+        ConfigError: unreadable, too large, non-numeric, non-finite, or not non-decreasing in column 0.
+    """
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path!r}: {exc.strerror or exc}") from None
+    if size > 50 * MAX_FILE_BYTES:
+        raise ConfigError(f"{what}: {path!r} is {size} bytes, larger than the limit {50 * MAX_FILE_BYTES}")
+    cols: list[list[float]] = [[] for _ in range(columns)]
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what}: cannot read {path!r} as UTF-8 text: {exc}") from None
+    for i, line in enumerate(lines, 1):
+        parts = [x.strip() for x in line.replace(";", ",").split(",")]
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            vals = [float(x) for x in parts[:columns]]
+        except ValueError:
+            if i == 1:
+                continue  # a header
+            raise ConfigError(f"{what}: {path!r} line {i}: expected {columns} numbers, got {line[:60]!r}") from None
+        if len(vals) < columns or not all(math.isfinite(v) for v in vals):
+            raise ConfigError(f"{what}: {path!r} line {i}: expected {columns} finite numbers, got {line[:60]!r}")
+        for c, v in zip(cols, vals, strict=False):
+            c.append(v)
+    if not cols[0]:
+        raise ConfigError(f"{what}: {path!r} holds no rows")
+    t = cols[0]
+    if any(b < a for a, b in zip(t, t[1:], strict=False)) or t[0] < 0:
+        raise ConfigError(f"{what}: {path!r}: times must be >= 0 and non-decreasing")
+    return cols
 
 
 def load_agent_hyperparams(ref: str) -> dict[str, Any]:

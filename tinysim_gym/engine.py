@@ -22,8 +22,17 @@ from typing import Any, Protocol
 import numpy as np
 
 from tinysim_gym import kernels as K
-from tinysim_gym.arrivals import ArrivalStream, GeometricStream, PeriodicStream, SeedCompatStream
-from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.arrivals import (
+    ArrivalStream,
+    GeometricStream,
+    JitteredPeriodicStream,
+    MMPPStream,
+    PeriodicStream,
+    PoissonStream,
+    SeedCompatStream,
+    TraceStream,
+)
+from tinysim_gym.config import ScenarioConfig, read_csv_columns
 from tinysim_gym.errors import TinySimError
 
 MS_PER_HOUR = 3600 * 1000
@@ -59,7 +68,7 @@ class Engine:
         self.model_ids = [str(m.id) for m in prof.models]
         self.accuracies = np.array(prof.accuracies, dtype=np.float64)
         lats = prof.total_latencies_ms
-        self.min_interval_ticks = w.min_interval_ms / tb
+        self.min_interval_ticks = (w.min_interval_ms or 0.0) / tb
         self.seed_compat = scenario.seed_compat
         self.kind = K.KIND_LUMP if (self.seed_compat and w.mode == "sync") else K.KIND_QUEUE
         if self.seed_compat:
@@ -71,7 +80,15 @@ class Engine:
         self.period_ticks = math.floor(self.min_interval_ticks) + 1
         self.capacity_mah = scenario.battery.capacity_mah
         self.initial_mah = scenario.battery.capacity_mah * scenario.battery.initial_soc
-        d_inf = np.full(n, discharge_mah(tb, board.inference_current_ma))
+        d_inf = np.empty(n)
+        for i, m in enumerate(prof.models):  # per-tick inference charge: the model's own figure, or the board's
+            if m.charge_per_inference_uah is not None:
+                d_inf[i] = m.charge_per_inference_uah / 1000.0 / svc[i]
+            else:
+                d_inf[i] = discharge_mah(tb, m.inference_current_ma or board.inference_current_ma)
+        self.available = np.array(scenario.fits_memory(), dtype=bool)
+        self.deadline_ticks = -1 if scenario.deadline_ms is None else round(scenario.deadline_ms / tb)
+        harvest = self._harvest_block(scenario)
         lump = np.array([discharge_mah(math.ceil(x / tb) * tb, board.inference_current_ma) for x in lats])
 
         self.PI = np.zeros(K.I_SVC + n, dtype=np.int64)
@@ -82,7 +99,12 @@ class Engine:
         self.PI[K.I_PERIOD] = self.period_ticks
         self.PI[K.I_N] = n
         self.PI[K.I_SVC :] = self.service_ticks
-        self.PF = np.zeros(K.F_ACC + 3 * n, dtype=np.float64)
+        self.PI[K.I_DEADLINE] = self.deadline_ticks
+        self.PI[K.I_HOFF] = 0 if harvest is None else K.F_ACC + 3 * n
+        self.PF = np.zeros(K.F_ACC + 3 * n + (0 if harvest is None else len(harvest)), dtype=np.float64)
+        self.PF[K.F_TB] = tb
+        if harvest is not None:
+            self.PF[K.F_ACC + 3 * n :] = harvest
         self.PF[K.F_D_IDLE] = discharge_mah(tb, board.idle_current_ma)
         self.PF[K.F_LUMP_IDLE] = discharge_mah(w.min_interval_ms * tb, board.idle_current_ma)
         self.PF[K.F_MIN_DINF] = d_inf.min()
@@ -94,10 +116,32 @@ class Engine:
         self.inference_charge_mah = d_inf * self.service_ticks  # charge of one inference, per model
 
         self.arr = np.zeros(chunk, dtype=np.int64)
-        self.ST, self.FS = K.empty_state(n)
+        self.ST, self.FS = K.empty_state(n, w.buffer_size)
+        self._trace = None
+        if w.process == "trace":
+            assert w.trace is not None
+            self._trace = np.array(read_csv_columns(w.trace, "workload.trace", 1)[0])
         self.stream: ArrivalStream | None = None
         self.seed: int | None = None
         self._status = K.DONE
+
+    @staticmethod
+    def _harvest_block(scenario: ScenarioConfig) -> np.ndarray | None:
+        """The harvester as the kernels' flat parameter block (times in ticks, currents in mA)."""
+        h = scenario.harvester
+        if h is None:
+            return None
+        tb = scenario.workload.timebase_ms
+        if h.kind == "constant":
+            return np.array([K.H_CONSTANT, h.current_ma])
+        if h.kind == "solar":
+            period = h.period_ms / tb
+            return np.array([K.H_SOLAR, h.peak_current_ma, period, h.day_fraction * period, h.phase_ms / tb])
+        assert h.trace is not None
+        times, currents = read_csv_columns(h.trace, "harvester.trace", 2)
+        if min(currents) < 0:
+            raise TinySimError("harvester.trace: currents must be >= 0 mA")
+        return np.concatenate(([K.H_TRACE, len(times)], np.array(times) / tb, currents))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -122,8 +166,19 @@ class Engine:
             self.stream = PeriodicStream(self.min_interval_ticks)
         else:
             gen = rng if rng is not None else np.random.default_rng(seed)
-            self.stream = GeometricStream(self.min_interval_ticks, w.arrival_probability, gen)
-        self.ST, self.FS = K.empty_state(self.n_models)
+            tb = w.timebase_ms
+            if w.process == "bernoulli":
+                self.stream = GeometricStream(self.min_interval_ticks, w.arrival_probability, gen)
+            elif w.process == "periodic":
+                self.stream = JitteredPeriodicStream(w.min_interval_ms or 0.0, w.jitter_ms, tb, gen)
+            elif w.process == "poisson":
+                self.stream = PoissonStream(w.rate_hz or 0.0, tb, gen)
+            elif w.process == "mmpp":
+                assert w.mmpp is not None
+                self.stream = MMPPStream(w.mmpp.rates_hz, w.mmpp.switch_hz, tb, gen)
+            else:
+                self.stream = TraceStream(self._trace, tb)
+        self.ST, self.FS = K.empty_state(self.n_models, w.buffer_size)
         self.FS[K.G_R] = self.initial_mah
         if self.stream is not None:
             self._refill()
@@ -274,7 +329,26 @@ class Engine:
     @property
     def model_counts(self) -> np.ndarray:
         """Inferences per model so far."""
-        return self.ST[K.S_COUNTS :].copy()
+        return self.ST[K.S_COUNTS : K.S_COUNTS + self.n_models].copy()
+
+    @property
+    def deadline_misses(self) -> int:
+        """Samples served after their deadline so far."""
+        return int(self.ST[K.S_MISSES])
+
+    @property
+    def harvested_mah(self) -> float:
+        """Charge harvested into the battery so far."""
+        return float(self.FS[K.G_HARVESTED])
+
+    def harvest_rate_ma(self) -> float:
+        """Average harvest current over the next millisecond (0 without a harvester)."""
+        off = int(self.PI[K.I_HOFF])
+        if off == 0:
+            return 0.0
+        t = self.tick
+        ticks = max(1, round(1.0 / self.timebase_ms))
+        return K.harvest_between(self.PF, off, t, t + ticks) / (ticks * self.timebase_ms) * 3.6e6
 
     @property
     def used_fraction(self) -> float:
@@ -292,10 +366,15 @@ class Engine:
         served = inf + dropped
         end = int(st[K.S_END])
         ticks = end if end >= 0 else int(st[K.S_FREE])
+        n = self.n_models
+        counts = st[K.S_COUNTS : K.S_COUNTS + n]
+        misses = st[K.S_COUNTS + n : K.S_COUNTS + 2 * n]
         acc_total = 0.0
-        for count, acc in zip(st[K.S_COUNTS :], self.accuracies, strict=True):
-            acc_total += int(count) * float(acc)  # per model, in order: fewer roundings than per decision
-        reason = {K.END_DEPLETED: "depleted", K.END_HORIZON: "horizon"}.get(int(st[K.S_REASON]), "running")
+        for count, miss, acc in zip(counts, misses, self.accuracies, strict=True):
+            acc_total += int(count - miss) * float(acc)  # per model, in order: fewer roundings than per decision
+        reason = {K.END_DEPLETED: "depleted", K.END_HORIZON: "horizon", K.END_WORKLOAD: "workload_end"}.get(
+            int(st[K.S_REASON]), "running"
+        )
         return {
             "scenario": self.scenario.name,
             "seed_compat": self.seed_compat,
@@ -310,13 +389,16 @@ class Engine:
             "arrivals": int(st[K.S_ARR]),
             "buffered_at_end": int(st[K.S_Q]),
             "weighted_accuracy": acc_total / served if served else 0.0,
-            "energy_mah": self.initial_mah - float(fs[K.G_R]),
+            "energy_mah": self.initial_mah - float(fs[K.G_R]) + float(fs[K.G_HARVESTED]),  # charge drawn
             "soc_end": self.soc,
             "busy_ticks": int(st[K.S_BUSY]),
             "idle_ticks": int(st[K.S_IDLE]),
             "inference_charge_mah": float(fs[K.G_DRAWN_INF]),
             "idle_charge_mah": float(fs[K.G_DRAWN_IDLE]),
-            "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, st[K.S_COUNTS :], strict=True)},
+            "deadline_misses": int(st[K.S_MISSES]),
+            "harvested_mah": float(fs[K.G_HARVESTED]),
+            "spilled_mah": float(fs[K.G_SPILLED]),
+            "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, counts, strict=True)},
         }
 
 

@@ -45,6 +45,15 @@ P_DONE = 3
 END_NONE = 0
 END_DEPLETED = 1
 END_HORIZON = 2
+END_WORKLOAD = 3  # a finite workload (a trace) has no more samples
+
+END_OF_ARRIVALS = 1 << 62  # arrival tick used after the last sample of a finite workload
+
+# ---- harvester kinds (first value of the harvest block in PF)
+H_NONE = 0
+H_CONSTANT = 1
+H_SOLAR = 2
+H_TRACE = 3
 
 # ---- int parameters (PI)
 I_KIND = 0
@@ -53,6 +62,8 @@ I_BUF = 2
 I_H = 3
 I_PERIOD = 4
 I_N = 5
+I_DEADLINE = 6  # per-sample deadline in ticks (-1: none)
+I_HOFF = 7  # offset of the harvest block in PF (0: no harvester)
 I_SVC = 8  # service ticks of each model start here
 
 # ---- float parameters (PF)
@@ -61,7 +72,9 @@ F_LUMP_IDLE = 1
 F_MIN_DINF = 2
 F_R0 = 3
 F_CAP = 4
-F_ACC = 8  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge
+F_TB = 5  # timebase in ms
+F_ACC = 8  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge;
+# then, when I_HOFF > 0, the harvest block: [kind, ...] (see harvest_between)
 
 # ---- int state (ST)
 S_T = 0  # tick of the pending decision
@@ -82,27 +95,85 @@ S_FROM_BUF = 14
 S_LAST_T = 15
 S_DROP_AFTER = 16
 S_DECISIONS = 17
-S_COUNTS = 24  # per-model inference counts start here
+S_QHEAD = 18  # ring buffer of the arrival ticks of buffered samples (FIFO): head index
+S_MISSES = 19  # samples served after their deadline
+S_DEC_ARR = 20  # arrival tick of the sample being decided on
+S_COUNTS = 24  # per-model inference counts, then per-model deadline misses, then the ring buffer (I_BUF)
 
 # ---- float state (FS)
 G_R = 0
 G_ACC_SUM = 1
 G_DRAWN_INF = 2
 G_DRAWN_IDLE = 3
+G_HARVESTED = 4  # charge harvested into the battery (after the capacity cap)
+G_SPILLED = 5  # harvested charge lost because the battery was full
 
 # ---- selector kernels
 SEL_STATIC = 0
 SEL_FUZZY = 1
 
 
-def state_sizes(n_models: int) -> tuple[int, int]:
-    """Lengths of the int and float state arrays for ``n_models`` models."""
-    return S_COUNTS + n_models, 4
+def state_sizes(n_models: int, buffer_size: int = 0) -> tuple[int, int]:
+    """Lengths of the int and float state arrays for ``n_models`` models and a buffer of ``buffer_size``."""
+    return S_COUNTS + 2 * n_models + buffer_size, 6
+
+
+@njit(cache=True)
+def _solar_integral(t, peak, period, day, phase):
+    """Integral from 0 to ``t`` (ticks) of ``peak * sin(pi * x / day)`` for ``x = (t - phase) mod period < day``."""
+    u = (t - phase) / period
+    n = np.floor(u)
+    frac = (u - n) * period
+    full = peak * day * 2.0 / np.pi
+    part = full if frac >= day else peak * day / np.pi * (1.0 - np.cos(np.pi * frac / day))
+    u0 = (0.0 - phase) / period
+    n0 = np.floor(u0)
+    frac0 = (u0 - n0) * period
+    part0 = full if frac0 >= day else peak * day / np.pi * (1.0 - np.cos(np.pi * frac0 / day))
+    return (n - n0) * full + part - part0
+
+
+@njit(cache=True)
+def harvest_between(PF, off, t0, t1):
+    """Charge (mAh) the harvester delivers over ticks ``[t0, t1)``.
+
+    Harvest block layouts (current in mA, times in ticks): constant ``[1, current]``; solar
+    ``[2, peak, period, day_length, phase]`` (a half sine during the day, nothing at night); trace
+    ``[3, m, times[m], currents[m]]`` (piecewise constant from each time on; before the first time the
+    first current, after the last the last).
+    """
+    kind = PF[off]
+    per_tick = PF[F_TB] / 3600.0 / 1000.0  # mAh per mA per tick
+    if kind == H_CONSTANT:
+        return (t1 - t0) * per_tick * PF[off + 1]
+    if kind == H_SOLAR:
+        a = _solar_integral(float(t1), PF[off + 1], PF[off + 2], PF[off + 3], PF[off + 4])
+        b = _solar_integral(float(t0), PF[off + 1], PF[off + 2], PF[off + 3], PF[off + 4])
+        return (a - b) * per_tick
+    if kind == H_TRACE:
+        m = int(PF[off + 1])
+        times = PF[off + 2 : off + 2 + m]
+        cur = PF[off + 2 + m : off + 2 + 2 * m]
+        total = 0.0
+        i = np.searchsorted(times, float(t0), side="right") - 1
+        t = float(t0)
+        while t < t1:
+            nxt = float(t1) if i + 1 >= m else min(float(t1), times[i + 1])
+            c = cur[0] if i < 0 else cur[i]
+            total += (nxt - t) * c
+            t = nxt
+            i += 1
+        return total * per_tick
+    return 0.0
 
 
 @njit(cache=True, inline="always")
-def _charge(ST, FS, PI, d, k, t0, busy):
-    """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run."""
+def _charge(ST, FS, PI, PF, d, k, t0, busy):
+    """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run.
+
+    With a harvester (default mode only) the run's harvest is spread evenly over its ticks: the battery
+    sees the net charge per tick, capped at the capacity.
+    """
     if k <= 0:
         return 0
     if PI[I_SEED] == 1:
@@ -110,6 +181,23 @@ def _charge(ST, FS, PI, d, k, t0, busy):
         ticks = k if j < 0 else j + 1
         if j >= 0:
             ST[S_END] = t0 + j + 1
+    elif PI[I_HOFF] > 0:
+        h = harvest_between(PF, PI[I_HOFF], t0, t0 + k)
+        net = d - h / k
+        if net <= 0.0:
+            r = FS[G_R] - k * net
+            j = -1
+            ticks = k
+            spill = max(r - PF[F_CAP], 0.0)
+            r -= spill
+            FS[G_SPILLED] += spill
+            FS[G_HARVESTED] += h - spill
+        else:
+            r, j = exact_run(FS[G_R], net, k)
+            ticks = k if j < 0 else j
+            FS[G_HARVESTED] += h * ticks / k
+            if j >= 0:
+                ST[S_END] = t0 + j
     else:
         r, j = exact_run(FS[G_R], d, k)
         ticks = k if j < 0 else j
@@ -163,6 +251,7 @@ def advance(ST, FS, PI, PF, arr):
                     ST[S_DROP_AFTER] += 1
             ST[S_DROP_AFTER] += ST[S_Q]
             ST[S_Q] = 0
+            ST[S_QHEAD] = 0
             ST[S_PHASE] = P_DONE
             continue
         # ---- P_RUN
@@ -173,7 +262,7 @@ def advance(ST, FS, PI, PF, arr):
             ta = ST[S_LAST_T] + PI[I_PERIOD]
             hz = H >= 0 and ta >= H
             stop = H if hz else ta
-            _charge(ST, FS, PI, PF[F_D_IDLE], stop - ST[S_FREE], ST[S_FREE], False)
+            _charge(ST, FS, PI, PF, PF[F_D_IDLE], stop - ST[S_FREE], ST[S_FREE], False)
             if ST[S_END] >= 0:
                 continue
             ST[S_FREE] = stop
@@ -198,6 +287,8 @@ def advance(ST, FS, PI, PF, arr):
             if ST[S_Q] >= PI[I_BUF]:
                 ST[S_DROP_OVF] += 1
             else:
+                ring = S_COUNTS + 2 * PI[I_N]
+                ST[ring + (ST[S_QHEAD] + ST[S_Q]) % PI[I_BUF]] = ta
                 ST[S_Q] += 1
         if H >= 0 and free >= H:
             ST[S_END] = H
@@ -212,14 +303,22 @@ def advance(ST, FS, PI, PF, arr):
                 ST[S_AI] += 1
                 ST[S_ARR] += 1
                 ST[S_FROM_BUF] = 0
+                ST[S_DEC_ARR] = ta
             else:
+                ring = S_COUNTS + 2 * PI[I_N]
+                ST[S_DEC_ARR] = ST[ring + ST[S_QHEAD]]
+                ST[S_QHEAD] = (ST[S_QHEAD] + 1) % PI[I_BUF]
                 ST[S_Q] -= 1
                 ST[S_FROM_BUF] = 1
             ST[S_T] = free
             ST[S_PHASE] = P_DECIDE
             continue
+        if ta >= END_OF_ARRIVALS and H < 0:
+            ST[S_END] = free  # a finite workload has ended and nothing waits
+            ST[S_REASON] = END_WORKLOAD
+            continue
         stop = ta if H < 0 else min(ta, H)
-        _charge(ST, FS, PI, PF[F_D_IDLE], stop - free, free, False)
+        _charge(ST, FS, PI, PF, PF[F_D_IDLE], stop - free, free, False)
         if ST[S_END] < 0:
             ST[S_FREE] = stop
 
@@ -252,8 +351,12 @@ def apply(ST, FS, PI, PF, k):
         return
     d = PF[F_ACC + n + k]
     if PI[I_SEED] == 0 and FS[G_R] < d:
-        # this model cannot power even its first tick: the sample is not served, the device is dead
+        # this model cannot power even its first tick: the sample is not served, the device is dead;
+        # it goes back to the head of the buffer (or is dropped when the buffer is full)
         if ST[S_Q] < PI[I_BUF]:
+            ring = S_COUNTS + 2 * n
+            ST[S_QHEAD] = (ST[S_QHEAD] - 1 + PI[I_BUF]) % PI[I_BUF]
+            ST[ring + ST[S_QHEAD]] = ST[S_DEC_ARR]
             ST[S_Q] += 1
         else:
             ST[S_DROP_OVF] += 1
@@ -261,12 +364,16 @@ def apply(ST, FS, PI, PF, k):
         ST[S_REASON] = END_DEPLETED
         ST[S_PHASE] = P_RUN
         return
+    L = PI[I_SVC + k]
     ST[S_INF] += 1
     ST[S_COUNTS + k] += 1
-    FS[G_ACC_SUM] += PF[F_ACC + k]
-    L = PI[I_SVC + k]
+    if PI[I_DEADLINE] >= 0 and t + L - ST[S_DEC_ARR] > PI[I_DEADLINE]:
+        ST[S_MISSES] += 1  # served too late: it counts as a miss, with no accuracy
+        ST[S_COUNTS + n + k] += 1
+    else:
+        FS[G_ACC_SUM] += PF[F_ACC + k]
     run = L if H < 0 else min(L, H - t)
-    _charge(ST, FS, PI, d, run, t, True)
+    _charge(ST, FS, PI, PF, d, run, t, True)
     ST[S_FREE] = t + L
     ST[S_LAST_T] = t
     ST[S_PHASE] = P_RUN
@@ -299,9 +406,9 @@ def step(ST, FS, PI, PF, arr, k):
     return advance(ST, FS, PI, PF, arr)
 
 
-def empty_state(n_models: int) -> tuple[np.ndarray, np.ndarray]:
+def empty_state(n_models: int, buffer_size: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Fresh int and float state arrays (the float state needs the initial charge set by the caller)."""
-    ni, nf = state_sizes(n_models)
+    ni, nf = state_sizes(n_models, buffer_size)
     st = np.zeros(ni, dtype=np.int64)
     st[S_END] = -1
     st[S_LAST_ACTION] = -1
