@@ -18,12 +18,14 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check tinysim_gym baselines agents tests benchmarks
 
 demo: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	$(BIN)/tinysim demo
 
 bench: $(STAMP)

@@ -117,9 +117,7 @@ def grid_outputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_output_matches_simpful_on_grid(grid_outputs):
     soc, queue, ref = grid_outputs
-    ours = np.array(
-        [fuzzy_output(float(b), float(q), DEFAULT_PARAMS) for b, q in zip(soc, queue, strict=True)]
-    )
+    ours = np.array([fuzzy_output(float(b), float(q), DEFAULT_PARAMS) for b, q in zip(soc, queue, strict=True)])
     assert np.max(np.abs(ours - ref)) < 1e-9
     # the arithmetic is the same operation for operation, so the match is in fact bitwise
     assert np.array_equal(ours, ref)
@@ -142,9 +140,7 @@ def test_indices_match_original_selectors(grid_outputs):
     assert {original_stream_index(o) for o in ref} == {0, 1, 2}
 
 
-@pytest.mark.parametrize(
-    "value", [k + 0.5 for k in range(0, 11)] + [2.4999999, 9.5000001, 10.4, 3.0, 5.0, 7.0]
-)
+@pytest.mark.parametrize("value", [k + 0.5 for k in range(0, 11)] + [2.4999999, 9.5000001, 10.4, 3.0, 5.0, 7.0])
 def test_index_mapping_edges(value):
     assert fuzzy_index(value, "tova") == original_tova_index(value)  # half to even, 10 -> 0
     assert fuzzy_index_kernel(value, VARIANT_TOVA) == original_tova_index(value)
@@ -202,9 +198,7 @@ def custom_system() -> sp.FuzzySystem:
 
     fs.add_linguistic_variable(
         "Battery",
-        sp.LinguisticVariable(
-            [fset(t, p) for t, p in CUSTOM_BATTERY.items()], universe_of_discourse=[0, 100]
-        ),
+        sp.LinguisticVariable([fset(t, p) for t, p in CUSTOM_BATTERY.items()], universe_of_discourse=[0, 100]),
     )
     fs.add_linguistic_variable(
         "Queue",

@@ -274,7 +274,7 @@ class Engine:
     @property
     def soc_pct(self) -> float:
         """State of charge in percent, as the original's selectors see it (not clipped)."""
-        return 100.0 * self.FS[K.G_R] / self.capacity_mah
+        return self.FS[K.G_R] / self.capacity_mah * 100.0  # the original's operand order
 
     @property
     def queue(self) -> int:

@@ -55,9 +55,7 @@ DEFAULT_QUEUE_SETS: Mapping[str, tuple[float, ...]] = MappingProxyType(
         "full": (3.0, 5.0, 6.0, 6.0),
     }
 )
-DEFAULT_OUTPUTS: Mapping[str, float] = MappingProxyType(
-    {"small": 3.0, "average": 5.0, "high": 7.0, "C": 10.0}
-)
+DEFAULT_OUTPUTS: Mapping[str, float] = MappingProxyType({"small": 3.0, "average": 5.0, "high": 7.0, "C": 10.0})
 # (battery set, queue set or None, output), in the original's order (the order of the weighted sum).
 DEFAULT_RULES: tuple[tuple[str | None, str | None, str], ...] = (
     ("low", None, "small"),

@@ -384,7 +384,7 @@ def select(ST, FS, PI, PF, kind, params):
     """Built-in selector kernels for the fast path: a static model, or the fuzzy rule base."""
     if kind == SEL_STATIC:
         return int(params[0])
-    soc_pct = 100.0 * FS[G_R] / PF[F_CAP]
+    soc_pct = FS[G_R] / PF[F_CAP] * 100.0  # as the original: (remaining / capacity) * 100
     out = fuzzy_output(soc_pct, float(ST[S_Q]), params[1:])
     return fuzzy_index_kernel(out, int(params[0]))
 
