@@ -88,12 +88,18 @@ def test_poisson_rate_within_one_percent_over_1e5_arrivals():
 
 
 def test_mmpp_mean_rate_and_burstiness():
-    mm = {"rates_hz": [50.0, 800.0], "switch_hz": [2.0, 8.0]}  # state 1 a fifth of the time
+    mm = {"rates_hz": [50.0, 800.0], "switch_hz": [20.0, 80.0]}  # state 1 a fifth of the time
     sc = scen(workload={"mode": "async", "process": "mmpp", "mmpp": mm, "buffer_size": 50},
               battery={"capacity_mah": 10.0}, horizon_ms=300_000.0)
-    expected = (50 * 8 + 800 * 2) / 10  # 200 Hz stationary mean
+    expected = (50 * 80 + 800 * 20) / 100  # 200 Hz stationary mean; the count's sd is about 1.2 %
     m = run(sc, LatencyFirst(), seed=4)
     assert abs(m["arrivals"] / 300.0 - expected) / expected < 0.05
+    # bursty: in 10 ms windows the counts vary far more than a Poisson process's (variance = mean)
+    e = Engine(sc)
+    e.reset(seed=4)
+    e.stream.fill(e.arr)
+    counts = np.bincount((e.arr[: len(e.arr)] // 1000).astype(int))[:-1]  # 1000 ticks = 10 ms
+    assert counts.var() > 3 * counts.mean()
 
 
 def test_jittered_periodic_mean_gap():

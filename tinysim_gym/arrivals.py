@@ -155,9 +155,14 @@ class PoissonStream(_ContinuousStream):
 class MMPPStream(_ContinuousStream):
     """Bursty arrivals: a two-state Markov-modulated Poisson process.
 
+    Draws come in fixed blocks of ``BLOCK``, so the arrival times do not depend on how many are requested
+    at a time.
+
     In state ``s`` samples arrive at ``rates_hz[s]`` and the state switches at ``switch_hz[s]``. The
     stationary share of state 1 is ``switch_hz[0] / (switch_hz[0] + switch_hz[1])``.
     """
+
+    BLOCK = 4096
 
     def __init__(self, rates_hz: tuple[float, float], switch_hz: tuple[float, float], timebase_ms: float,
                  rng: np.random.Generator) -> None:
@@ -167,26 +172,28 @@ class MMPPStream(_ContinuousStream):
         self.rng = rng
         pi1 = self.switch[0] / (self.switch[0] + self.switch[1])
         self.state = int(rng.random() < pi1)
+        self.e = self.u = np.empty(0)
+        self.pos = 0
+        self.acc = 0.0
 
     def _gaps_ms(self, n: int) -> np.ndarray:
         gaps = np.empty(n)
-        i, acc = 0, 0.0
+        i = 0
         while i < n:
-            block = 2 * (n - i) + 16
-            e = self.rng.exponential(1.0, size=block)
-            u = self.rng.random(size=block)
-            for j in range(block):
-                s = self.state
-                total = self.rates[s] + self.switch[s]
-                acc += e[j] / total
-                if u[j] * total < self.rates[s]:  # competing exponentials: an arrival, or a switch
-                    gaps[i] = acc
-                    acc = 0.0
-                    i += 1
-                    if i == n:
-                        break
-                else:
-                    self.state = 1 - s
+            if self.pos >= len(self.e):  # fixed-size draws: the stream does not depend on chunk sizes
+                self.e = self.rng.exponential(1.0, size=self.BLOCK)
+                self.u = self.rng.random(size=self.BLOCK)
+                self.pos = 0
+            s = self.state
+            total = self.rates[s] + self.switch[s]
+            self.acc += self.e[self.pos] / total
+            if self.u[self.pos] * total < self.rates[s]:  # competing exponentials: an arrival, or a switch
+                gaps[i] = self.acc
+                self.acc = 0.0
+                i += 1
+            else:
+                self.state = 1 - s
+            self.pos += 1
         return gaps
 
 

@@ -106,7 +106,7 @@ class Engine:
         if harvest is not None:
             self.PF[K.F_ACC + 3 * n :] = harvest
         self.PF[K.F_D_IDLE] = discharge_mah(tb, board.idle_current_ma)
-        self.PF[K.F_LUMP_IDLE] = discharge_mah(w.min_interval_ms * tb, board.idle_current_ma)
+        self.PF[K.F_LUMP_IDLE] = discharge_mah((w.min_interval_ms or 0.0) * tb, board.idle_current_ma)
         self.PF[K.F_MIN_DINF] = d_inf.min()
         self.PF[K.F_R0] = self.initial_mah
         self.PF[K.F_CAP] = self.capacity_mah
@@ -215,28 +215,45 @@ class Engine:
     def run(self, selector: Any, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
         """Run one whole episode with ``selector`` and return the metrics.
 
-        Selectors that expose ``kernel(engine) -> (kind, params)`` run entirely inside the compiled loop;
-        any other object with ``select(engine) -> int`` is called once per decision.
+        The fastest form a selector offers is used:
+
+        * ``loop(engine) -> (fn, params, mem)``: a compiled loop ``fn(ST, FS, PI, PF, arr, params, mem)`` that
+          calls the kernels and its own decision function; it returns ``NEED_ARRIVALS``, ``NEED_MORE`` (then
+          ``selector.more(params, mem)`` refills its own data) or ``DONE``;
+        * ``kernel(engine) -> (kind, params)``: one of the built-in selector kernels (static, fuzzy);
+        * ``select(engine) -> int``: called once per decision.
 
         Args:
-            selector: the policy.
+            selector: the policy (its ``reset(engine)`` is called first, if it has one).
             seed: episode seed (default mode).
             progress: optional callable ``progress(fraction_of_battery_used)`` called between chunks.
         """
         if hasattr(selector, "reset"):
             selector.reset(self)
         self.reset(seed)
-        kernel = selector.kernel(self) if hasattr(selector, "kernel") else None
-        if kernel is not None:
-            kind, params = kernel
-            params = np.asarray(params, dtype=np.float64)
+        loop = selector.loop(self) if hasattr(selector, "loop") else None
+        kernel = selector.kernel(self) if loop is None and hasattr(selector, "kernel") else None
+        if loop is not None or kernel is not None:
+            if loop is not None:
+                fn, params, mem = loop
+
+                def call() -> int:
+                    return fn(self.ST, self.FS, self.PI, self.PF, self.arr, params, mem)
+            else:
+                kind, kparams = kernel[0], np.asarray(kernel[1], dtype=np.float64)
+
+                def call() -> int:
+                    return K.run_selector(self.ST, self.FS, self.PI, self.PF, self.arr, kind, kparams)
+
             status = self._status
             while status != K.DONE:
-                status = K.run_selector(self.ST, self.FS, self.PI, self.PF, self.arr, kind, params)
+                status = call()
                 if status == K.NEED_ARRIVALS:
                     self._refill()
                     if progress is not None:
                         progress(self.used_fraction)
+                elif status == K.NEED_MORE:
+                    selector.more(params, mem)
             self._status = K.DONE
         else:
             n = 0

@@ -30,6 +30,7 @@ from tinysim_gym.fuzzy import fuzzy_index_kernel, fuzzy_output
 NEED_ARRIVALS = 0
 DECISION = 1
 DONE = 2
+NEED_MORE = 3  # a selector's compiled loop ran out of its own pre-drawn data (see Engine.run)
 
 # ---- machines
 KIND_LUMP = 0

@@ -1,0 +1,74 @@
+"""Queue-aware greedy: the most accurate model that still finishes before the buffer overflows."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numba import njit
+
+from baselines.base import Facts, check_number
+from tinysim_gym import kernels as K
+
+
+@njit(cache=True)
+def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+    """params: ``[buffer, gap, safety, m, order (m, most accurate first), ticks (m), fallback]``."""
+    m = int(params[3])
+    room = params[0] - q
+    per_tick = params[2] / params[1]
+    for i in range(m):
+        if params[4 + m + i] * per_tick <= room:
+            return int(params[4 + i])
+    return int(params[4 + 2 * m])
+
+
+@njit(cache=True)
+def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
+    while True:
+        status = K.advance(ST, FS, PI, PF, arr)
+        if status != K.DECISION:
+            return status
+        K.apply(ST, FS, PI, PF, _pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))
+
+
+class QueueGreedy:
+    """Serve each sample with the most accurate model whose inference ends before the buffer overflows.
+
+    With ``q`` samples waiting, a buffer of ``B`` and a mean gap of ``g`` ticks between arrivals, model ``k``
+    (``L_k`` ticks) is acceptable when ``q + safety * L_k / g <= B``: the samples arriving meanwhile still
+    fit. The backlog is highest right after that inference, so as long as the fastest model is quicker
+    than the arrivals the buffer then drains. When no model fits, the fastest serves. It ignores the
+    battery entirely (compare it with ``budget``).
+
+    Args:
+        safety: multiplier on the expected arrivals during an inference, 0..100 (default 1; larger is more
+            careful with bursty arrivals).
+    """
+
+    name = "queue-greedy"
+
+    def __init__(self, safety: float = 1.0) -> None:
+        self.safety = check_number("safety", safety, 0.0, 100.0)
+        self._params = np.zeros(0)
+        self._mem = np.zeros(1)
+
+    def reset(self, view: Any) -> None:
+        """Order the models by accuracy and note the arrival rate."""
+        f = Facts.of(view)
+        ok = f.allowed()
+        order = ok[np.lexsort((f.ticks[ok], -f.accuracy[ok]))]
+        fallback = int(ok[np.lexsort((-f.accuracy[ok], f.ticks[ok]))[0]])
+        gap = f.gap if math.isfinite(f.gap) else f.min_gap
+        self._params = np.array(
+            [f.buffer, gap, self.safety, len(order), *order, *f.ticks[order], fallback], dtype=np.float64
+        )
+
+    def select(self, view: Any) -> int:
+        """The most accurate model that fits the buffer's room."""
+        return int(_pick(view.tick, view.remaining_mah, view.queue, self._params, self._mem))
+
+    def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
+        """Compiled form for :func:`baselines.fast.run_episode`."""
+        return _loop, self._params, self._mem
