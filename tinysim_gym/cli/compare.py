@@ -1,0 +1,52 @@
+"""``tinysim compare``: every baseline on one scenario, side by side, with the bound as the last row.
+
+Writes the table as CSV and a PNG (operating time vs weighted accuracy, and model usage over time).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
+from tinysim_gym.compare import compare, format_table, rows_json, write_csv, write_plots
+from tinysim_gym.errors import TinySimError
+
+
+def add_parser(sub: Any) -> None:
+    """Register the subcommand."""
+    p = sub.add_parser("compare", help="every baseline side by side, with the bound", description=__doc__)
+    add_scenario_args(p, default_scenario="usps-l476-async-horizon")
+    p.add_argument("--seeds", type=int, default=1, help="seeds per policy (default 1)")
+    p.add_argument("--policies", help="comma-separated baseline names (default: all)")
+    p.add_argument("--processes", type=int, help="worker processes (default: the CPU count)")
+    p.add_argument("--usage-policy", default="auto", help="policy whose model usage over time is plotted")
+    p.add_argument("--out", default="out", help="directory for the CSV and PNG (default: out/)")
+    p.add_argument("--no-files", action="store_true", help="write no CSV or PNG")
+    p.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparison, print the table and write the files."""
+    if args.seeds < 1 or args.seeds > 10_000:
+        raise TinySimError(f"--seeds: expected 1..10000, got {args.seeds}")
+    if args.processes is not None and not 1 <= args.processes <= 256:
+        raise TinySimError(f"--processes: expected 1..256, got {args.processes}")
+    scenario = scenario_from_args(args)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else None
+    rows = compare(scenario, policies=policies, seeds=args.seeds, processes=args.processes,
+                   usage_policy=args.usage_policy)
+    written = []
+    if not args.no_files:
+        out = Path(args.out)
+        written.append(write_csv(rows, out / f"compare_{scenario.name}.csv"))
+        written.append(write_plots(rows, out / f"compare_{scenario.name}.png"))
+    if args.json:
+        print(dumps(rows_json(rows)))
+    else:
+        print(format_table(rows))
+        for path in written:
+            print(f"wrote {path}")
+    return 0
