@@ -91,14 +91,16 @@ class Engine:
         harvest = self._harvest_block(scenario)
         lump = np.array([discharge_mah(math.ceil(x / tb) * tb, board.inference_current_ma) for x in lats])
 
-        self.PI = np.zeros(K.I_SVC + n, dtype=np.int64)
+        self.PI = np.zeros(K.I_SVC + 2 * n, dtype=np.int64)
         self.PI[K.I_KIND] = self.kind
         self.PI[K.I_SEED] = int(self.seed_compat)
         self.PI[K.I_BUF] = w.buffer_size
         self.PI[K.I_H] = self.horizon_ticks
         self.PI[K.I_PERIOD] = self.period_ticks
         self.PI[K.I_N] = n
-        self.PI[K.I_SVC :] = self.service_ticks
+        self.PI[K.I_SVC : K.I_SVC + n] = self.service_ticks
+        fallback = max(np.flatnonzero(self.available), key=lambda i: (self.accuracies[i], -i))
+        self.PI[K.I_SVC + n :] = [i if self.available[i] else fallback for i in range(n)]
         self.PI[K.I_DEADLINE] = self.deadline_ticks
         self.PI[K.I_HOFF] = 0 if harvest is None else K.F_ACC + 3 * n
         self.PF = np.zeros(K.F_ACC + 3 * n + (0 if harvest is None else len(harvest)), dtype=np.float64)
@@ -395,7 +397,7 @@ class Engine:
         return {
             "scenario": self.scenario.name,
             "seed_compat": self.seed_compat,
-            "seed": self.seed,
+            "seed": None if self.seed_compat else self.seed,
             "end_reason": reason,
             "operating_time_ms": ticks * tb,
             "ticks": ticks,
@@ -407,7 +409,7 @@ class Engine:
             "buffered_at_end": int(st[K.S_Q]),
             "weighted_accuracy": acc_total / served if served else 0.0,
             "energy_mah": self.initial_mah - float(fs[K.G_R]) + float(fs[K.G_HARVESTED]),  # charge drawn
-            "soc_end": self.soc,
+            "soc_end": float(self.soc),
             "busy_ticks": int(st[K.S_BUSY]),
             "idle_ticks": int(st[K.S_IDLE]),
             "inference_charge_mah": float(fs[K.G_DRAWN_INF]),

@@ -65,7 +65,8 @@ I_PERIOD = 4
 I_N = 5
 I_DEADLINE = 6  # per-sample deadline in ticks (-1: none)
 I_HOFF = 7  # offset of the harvest block in PF (0: no harvester)
-I_SVC = 8  # service ticks of each model start here
+I_SVC = 8  # service ticks of each model start here, then the model that runs when each is chosen (memory
+# policy "mask": a model that does not fit is served by the most accurate one that does)
 
 # ---- float parameters (PF)
 F_D_IDLE = 0
@@ -326,8 +327,13 @@ def advance(ST, FS, PI, PF, arr):
 
 @njit(cache=True)
 def apply(ST, FS, PI, PF, k):
-    """Serve the pending sample with model ``k`` (``0 <= k < n``), charging its inference."""
+    """Serve the pending sample with model ``k`` (``0 <= k < n``), charging its inference.
+
+    In the default mode an inference counts only when the battery powers it to the end (or to the horizon);
+    one cut short by depletion is a lost sample (``S_DROP_AFTER``). The original counts every start.
+    """
     n = PI[I_N]
+    k = PI[I_SVC + n + k]
     t = ST[S_T]
     H = PI[I_H]
     ST[S_DECISIONS] += 1
@@ -366,15 +372,18 @@ def apply(ST, FS, PI, PF, k):
         ST[S_PHASE] = P_RUN
         return
     L = PI[I_SVC + k]
-    ST[S_INF] += 1
-    ST[S_COUNTS + k] += 1
-    if PI[I_DEADLINE] >= 0 and t + L - ST[S_DEC_ARR] > PI[I_DEADLINE]:
-        ST[S_MISSES] += 1  # served too late: it counts as a miss, with no accuracy
-        ST[S_COUNTS + n + k] += 1
-    else:
-        FS[G_ACC_SUM] += PF[F_ACC + k]
     run = L if H < 0 else min(L, H - t)
     _charge(ST, FS, PI, PF, d, run, t, True)
+    if PI[I_SEED] == 0 and ST[S_END] >= 0:
+        ST[S_DROP_AFTER] += 1  # the battery died mid-inference: no result, the sample is lost
+    else:
+        ST[S_INF] += 1
+        ST[S_COUNTS + k] += 1
+        if PI[I_DEADLINE] >= 0 and t + L - ST[S_DEC_ARR] > PI[I_DEADLINE]:
+            ST[S_MISSES] += 1  # served too late: it counts as a miss, with no accuracy
+            ST[S_COUNTS + n + k] += 1
+        else:
+            FS[G_ACC_SUM] += PF[F_ACC + k]
     ST[S_FREE] = t + L
     ST[S_LAST_T] = t
     ST[S_PHASE] = P_RUN

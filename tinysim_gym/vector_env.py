@@ -1,0 +1,415 @@
+"""Batched TinySim: many engine copies stepped in one compiled call (a Gymnasium ``VectorEnv``, an SB3 ``VecEnv``).
+
+:class:`TinySimVectorEnv` keeps the state of its ``num_envs`` engines as the rows of 2-D arrays (each
+:class:`~tinysim_gym.engine.Engine` keeps a view of its row, so its properties and ``metrics()`` stay
+valid) and steps all rows with one numba kernel (:func:`tinysim_gym.env.batch_step`, built on the per-env
+kernel of :class:`~tinysim_gym.env.TinySimEnv`): sub-env ``i`` reset with seed ``s`` gives exactly the
+observations, rewards and metrics of ``TinySimEnv`` reset with seed ``s``. Python only runs for the rare events: an
+engine's arrival buffer running out (a refill) and an episode ending (metrics, autoreset).
+
+The SB3 adapter ``TinySimVecEnv`` (created on first access, so importing this module does not import
+stable-baselines3 / torch) wraps it with same-step autoreset, ``terminal_observation`` infos and
+``action_masks`` for sb3-contrib's MaskablePPO.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from tinysim_gym import kernels as K
+from tinysim_gym.engine import Engine
+from tinysim_gym.env import CHUNK, EnvSettings, batch_step, env_first, env_resume, mask_inputs, split_kwargs
+from tinysim_gym.errors import ConfigError, TinySimError
+
+
+def _reward_py(pf: np.ndarray, k: int, credited: int, drops: int, drop_penalty: float) -> float:
+    acc = credited * (float(pf[K.F_ACC + k]) / 100.0)
+    return acc + (-(drop_penalty * drops) if drops and drop_penalty else 0.0)
+
+
+class TinySimVectorEnv(VectorEnv):
+    """``num_envs`` copies of :class:`~tinysim_gym.env.TinySimEnv` stepped by one compiled kernel.
+
+    Spaces, observations, rewards and episode ends are those of ``TinySimEnv`` (same config keys).
+    ``action_space`` is ``MultiDiscrete([n_models] * num_envs)``; :meth:`action_masks` returns a
+    ``(num_envs, n_models)`` bool array.
+
+    Autoreset (``autoreset_mode``): ``NEXT_STEP`` (Gymnasium's default: the step after an episode ends
+    resets that sub-env, ignores its action and returns reward 0), ``SAME_STEP`` (the sub-env is reset in
+    the step that ends it; ``infos["final_obs"]`` / ``infos["final_info"]`` hold the last observation and
+    info), or ``DISABLED`` (reset ended sub-envs with ``reset(options={"reset_mask": mask})``).
+
+    Infos stay empty on ordinary steps (for speed); when a sub-env's episode ends its info carries
+    ``episode_metrics`` (the ``tinysim simulate --json`` figures), as in the single env.
+
+    Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (a list seeds each one);
+    ``reset(options={"scenario": ref})`` switches every sub-env's scenario.
+
+    Args:
+        num_envs: number of sub-environments.
+        config: env config (see :meth:`TinySimEnv.default_config`); keyword arguments merge over it.
+        autoreset_mode: an :class:`~gymnasium.vector.AutoresetMode` or its value string.
+        max_episode_steps: optional step limit per episode (then ``truncated=True``).
+        copy: return a copy of the observation batch (False returns the internal buffer).
+        chunk: arrival ticks buffered per sub-env between refills (keep the default for sub-envs that match
+            single envs beyond their first episode).
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        config: Mapping[str, Any] | None = None,
+        *,
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        max_episode_steps: int | None = None,
+        copy: bool = True,
+        chunk: int = CHUNK,
+        render_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ConfigError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
+        if render_mode is not None:
+            raise ConfigError(f"render_mode: the vector env does not render, got {render_mode!r}")
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or max_episode_steps < 1):
+            raise ConfigError(f"max_episode_steps: expected an integer >= 1 or None, got {max_episode_steps!r}")
+        try:
+            self.autoreset_mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            allowed = ", ".join(m.value for m in AutoresetMode)
+            raise ConfigError(f"autoreset_mode: {autoreset_mode!r} is not one of {allowed}") from None
+        self.metadata = {"autoreset_mode": self.autoreset_mode, "render_modes": []}
+        self.render_mode = None
+        self.num_envs = n = int(num_envs)
+        self.max_episode_steps = max_episode_steps
+        self.copy = copy
+        self.chunk = int(chunk)
+        self.settings = s = EnvSettings(split_kwargs(config, kwargs))
+        self.config = s.config
+        self.single_action_space = spaces.Discrete(s.n_models)
+        self.action_space = batch_space(self.single_action_space, n)
+        self.single_observation_space = s.observation_space()
+        self.observation_space = batch_space(self.single_observation_space, n)
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self._status = np.full(n, K.DONE, dtype=np.int64)
+        self._started = np.zeros(n, dtype=bool)
+        self._steps = np.zeros(n, dtype=np.int64)
+        self._rew = np.zeros(n, dtype=np.float64)
+        self.WK = np.stack([s.work_row() for _ in range(n)])
+        self.OBS = np.zeros((n, s.obs_dim), dtype=np.float32)
+        self._set_scenario(s.scenario)
+
+    # ------------------------------------------------------------------ state rows
+
+    def _set_scenario(self, scenario: Any) -> None:
+        n = self.num_envs
+        self.scenario = scenario
+        self.engines = [Engine(scenario, chunk=self.chunk) for _ in range(n)]
+        e0 = self.engines[0]
+        self.ST = np.zeros((n, len(e0.ST)), dtype=np.int64)
+        self.FS = np.zeros((n, len(e0.FS)), dtype=np.float64)
+        self.PI = np.zeros((n, len(e0.PI)), dtype=np.int64)
+        self.PF = np.zeros((n, len(e0.PF)), dtype=np.float64)
+        self.ARR = np.zeros((n, self.chunk), dtype=np.int64)
+        nm = e0.n_models
+        self._charge = np.zeros((n, nm), dtype=np.float64)
+        self._static = np.zeros((n, nm), dtype=bool)
+        self._cheapest = np.zeros(n, dtype=np.int64)
+        for i, eng in enumerate(self.engines):
+            eng.arr = self.ARR[i]
+        self._status[:] = K.DONE
+        self._started[:] = False
+
+    def _fit(self, name: str, width: int) -> None:
+        """Widen a state matrix (rows are zero-padded; the kernels index within their own layout)."""
+        m = getattr(self, name)
+        if m.shape[1] >= width:
+            return
+        wide = np.zeros((m.shape[0], width), dtype=m.dtype)
+        wide[:, : m.shape[1]] = m
+        setattr(self, name, wide)
+        if name in ("ST", "FS"):
+            for i, eng in enumerate(self.engines):
+                size = len(getattr(eng, name))
+                setattr(eng, name, wide[i, :size])
+
+    def _bind(self, i: int) -> None:
+        """Move engine ``i``'s fresh state into row ``i`` and give the engine views of its row."""
+        eng = self.engines[i]
+        for name in ("ST", "FS", "PI", "PF"):
+            src = getattr(eng, name)
+            self._fit(name, len(src))
+            row = getattr(self, name)[i]
+            row[: len(src)] = src
+            row[len(src) :] = 0
+            if name in ("ST", "FS"):
+                setattr(eng, name, row[: len(src)])
+        self._charge[i], self._static[i], self._cheapest[i] = mask_inputs(eng)
+
+    def _reset_row(self, i: int, seed: int | None) -> None:
+        if seed is not None:
+            self._rngs[i] = seeding.np_random(seed)[0]
+        elif self._rngs[i] is None:
+            self._rngs[i] = seeding.np_random()[0]
+        eng = self.engines[i]
+        if not eng.reset(seed=seed, rng=self._rngs[i]):
+            raise TinySimError(f"scenario {self.scenario.name!r}: the episode ends before the first decision")
+        self._bind(i)
+        res = env_first(self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.WK[i], self.OBS[i])
+        self._status[i] = res[0]
+        self._steps[i] = 0
+        self._started[i] = True
+
+    def engine(self, i: int) -> Engine:
+        """Sub-env ``i``'s engine, its status brought up to date (a decision view for selectors)."""
+        eng = self.engines[i]
+        eng._status = K.DECISION if eng.ST[K.S_PHASE] == K.P_DECIDE else K.DONE
+        return eng
+
+    # ------------------------------------------------------------------ gymnasium vector API
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
+        """Reset all sub-envs (or those in ``options["reset_mask"]``); returns ``(observations, {})``."""
+        n = self.num_envs
+        if seed is None or isinstance(seed, int | np.integer):
+            if seed is not None:
+                super().reset(seed=int(seed))
+            seeds: list[int | None] = [None if seed is None else int(seed) + i for i in range(n)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != n:
+                raise TinySimError(f"seed: expected {n} seeds (one per sub-env), got {len(seeds)}")
+        opts = dict(options or {})
+        mask = opts.pop("reset_mask", None)
+        scenario = opts.pop("scenario", None)
+        if opts:
+            raise TinySimError(f"options: unknown key {sorted(opts)[0]!r} (allowed: reset_mask, scenario)")
+        if scenario is not None:
+            self._set_scenario(self.settings.load(scenario))
+            mask = None
+        if mask is None:
+            rows = range(n)
+        else:
+            mask = np.asarray(mask, dtype=bool)
+            if mask.shape != (n,):
+                raise TinySimError(f"options.reset_mask: expected a bool array of shape ({n},), got {mask.shape}")
+            rows = np.flatnonzero(mask)
+        for i in rows:
+            self._reset_row(int(i), seeds[i])
+        return (self.OBS.copy() if self.copy else self.OBS), {}
+
+    def _actions(self, actions: Any) -> np.ndarray:
+        a = np.asarray(actions)
+        n = self.settings.n_models
+        if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":
+            raise gym.error.InvalidAction(
+                f"actions: expected {self.num_envs} integer model indices, got shape {a.shape} dtype {a.dtype}"
+            )
+        if a.size and (a.min() < 0 or a.max() >= n):
+            raise gym.error.InvalidAction(f"actions: model indices must be in 0..{n - 1}, got {a.min()}..{a.max()}")
+        return a.astype(np.int64, copy=False)
+
+    def _step_core(self, actions: Any):
+        """Step all sub-envs; returns ``(rewards, terminated, truncated, ended)``, observations in ``self.OBS``.
+
+        ``ended`` lists ``(i, final_obs, final_info)`` for each sub-env whose episode ended in this step.
+        """
+        a = self._actions(actions)
+        if not self._started.all():
+            raise gym.error.ResetNeeded("TinySimVectorEnv.step() called before reset(): call reset() first")
+        st = self._status
+        waiting = st != K.DECISION  # episodes that ended in an earlier step (or were truncated)
+        any_waiting = bool(waiting.any())
+        if any_waiting and self.autoreset_mode == AutoresetMode.DISABLED:
+            raise gym.error.ResetNeeded(
+                "TinySimVectorEnv.step(): sub-envs whose episode ended must be reset first "
+                "(autoreset DISABLED: reset(options={'reset_mask': mask}))"
+            )
+        rew = self._rew
+        dp = self.settings.drop_penalty
+        need = batch_step(
+            self.ST, self.FS, self.PI, self.PF, self.ARR, self.WK, self.OBS, a,
+            self.settings.decisions_per_step, dp, st, rew,
+        )  # fmt: skip
+        if need:
+            for i in np.flatnonzero(st == K.NEED_ARRIVALS):
+                eng = self.engines[i]
+                res = (K.NEED_ARRIVALS,)
+                while res[0] == K.NEED_ARRIVALS:
+                    eng._refill()
+                    res = env_resume(
+                        self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.ARR[i], self.WK[i], self.OBS[i]
+                    )
+                st[i] = res[0]
+                rew[i] = _reward_py(self.PF[i], int(a[i]), res[1], res[2], dp)
+        term = st == K.DONE
+        if any_waiting:
+            term &= ~waiting
+        if self.max_episode_steps is not None:
+            self._steps += ~waiting
+            trunc = (self._steps >= self.max_episode_steps) & ~term & ~waiting
+        else:
+            trunc = np.zeros(self.num_envs, dtype=bool)
+        ended: list[tuple[int, np.ndarray, dict[str, Any]]] = []
+        if term.any() or trunc.any():
+            for i in np.flatnonzero(term | trunc):
+                metrics = self.engine(int(i)).metrics()
+                ended.append((int(i), self.OBS[i].copy(), {"episode_metrics": metrics}))
+                if trunc[i]:
+                    st[i] = K.DONE  # the sub-env waits for its reset
+        if any_waiting and self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            for i in np.flatnonzero(waiting):
+                self._reset_row(int(i), None)
+        if ended and self.autoreset_mode == AutoresetMode.SAME_STEP:
+            for i, _, _ in ended:
+                self._reset_row(i, None)
+        return rew.copy(), term, trunc, ended
+
+    def step(self, actions: Any):
+        """Step every sub-env with its action; returns ``(obs, rewards, terminated, truncated, infos)``."""
+        rew, term, trunc, ended = self._step_core(actions)
+        infos: dict[str, Any] = {}
+        for i, final_obs, final_info in ended:
+            if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                infos = self._add_info(infos, {"final_obs": final_obs, "final_info": final_info}, i)
+            else:
+                infos = self._add_info(infos, final_info, i)
+        obs = self.OBS.copy() if self.copy else self.OBS
+        return obs, rew, term, trunc, infos
+
+    def action_masks(self) -> np.ndarray:
+        """``(num_envs, n_models)`` bool: the models each sub-env can run now (never a row of all False)."""
+        rem = self.FS[:, K.G_R]
+        mask = ~(self._static | (self._charge > rem[:, None]))
+        empty = ~mask.any(axis=1)
+        if empty.any():
+            rows = np.flatnonzero(empty)
+            mask[rows, self._cheapest[rows]] = True
+        return mask
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for i, eng in enumerate(self.engines):  # views do not survive pickling: point the engines at the rows
+            eng.ST = self.ST[i, : len(eng.ST)]
+            eng.FS = self.FS[i, : len(eng.FS)]
+            eng.arr = self.ARR[i]
+
+
+# --------------------------------------------------------------------------------------------- SB3
+
+
+def _make_sb3_vec_env() -> type:
+    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
+
+    class TinySimVecEnv(VecEnv):
+        """Stable-Baselines3 ``VecEnv`` over :class:`TinySimVectorEnv` (same-step autoreset).
+
+        ``infos[i]`` is empty except when sub-env ``i``'s episode ends: then it holds
+        ``terminal_observation``, ``TimeLimit.truncated`` and ``episode_metrics``. ``env_method("action_masks")``
+        serves sb3-contrib's MaskablePPO; ``get_attr("engine")`` returns the sub-envs' engines.
+
+        Args:
+            num_envs: number of sub-environments.
+            config: env config; keyword arguments (env config, scenario overrides, ``max_episode_steps``,
+                ``chunk``) are passed to :class:`TinySimVectorEnv`.
+            venv: an existing same-step :class:`TinySimVectorEnv` to wrap instead.
+        """
+
+        def __init__(
+            self,
+            num_envs: int = 1,
+            config: Mapping[str, Any] | None = None,
+            *,
+            venv: TinySimVectorEnv | None = None,
+            **kwargs: Any,
+        ) -> None:
+            if venv is None:
+                venv = TinySimVectorEnv(num_envs, config, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs)
+            elif venv.autoreset_mode != AutoresetMode.SAME_STEP:
+                raise TinySimError("venv: the SB3 adapter needs a TinySimVectorEnv with autoreset_mode SAME_STEP")
+            self.venv = venv
+            self._actions: np.ndarray | None = None
+            super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
+
+        def reset(self) -> np.ndarray:
+            seeds = self._seeds if any(s is not None for s in self._seeds) else None
+            opts = [o for o in self._options if o]
+            options = opts[0] if opts else None
+            if any(o != options for o in opts):
+                raise TinySimError("set_options: the batched env takes the same options for every sub-env")
+            obs, _ = self.venv.reset(seed=seeds, options=options)
+            self._reset_seeds()
+            self._reset_options()
+            self.reset_infos = [{} for _ in range(self.num_envs)]
+            return obs
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self._actions = actions
+
+        def step_wait(self):
+            if self._actions is None:
+                raise TinySimError("step_wait() called without step_async()")
+            actions, self._actions = self._actions, None
+            rew, term, trunc, ended = self.venv._step_core(np.asarray(actions).reshape(self.num_envs))
+            infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+            for i, final_obs, final_info in ended:
+                infos[i] = {
+                    "terminal_observation": final_obs,
+                    "TimeLimit.truncated": bool(trunc[i] and not term[i]),
+                    **final_info,
+                }
+            return self.venv.OBS.copy(), rew.astype(np.float32), term | trunc, infos
+
+        def close(self) -> None:
+            self.venv.close()
+
+        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+            idx = list(self._get_indices(indices))
+            if attr_name == "engine":
+                return [self.venv.engine(i) for i in idx]
+            value = getattr(self.venv, attr_name)
+            return [value for _ in idx]
+
+        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+            raise AttributeError(f"set_attr({attr_name!r}): the batched TinySim env shares its attributes")
+
+        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any):
+            idx = list(self._get_indices(indices))
+            if method_name == "action_masks":
+                masks = self.venv.action_masks()
+                return [masks[i] for i in idx]
+            raise AttributeError(f"env_method({method_name!r}): only 'action_masks' is available per sub-env")
+
+        def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
+            return [False for _ in self._get_indices(indices)]
+
+        def action_masks(self) -> np.ndarray:
+            """``(num_envs, n_models)`` bool mask (see :meth:`TinySimVectorEnv.action_masks`)."""
+            return self.venv.action_masks()
+
+    TinySimVecEnv.__module__ = __name__
+    TinySimVecEnv.__qualname__ = "TinySimVecEnv"
+    return TinySimVecEnv
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TinySimVecEnv":
+        cls = _make_sb3_vec_env()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
