@@ -428,3 +428,21 @@ def test_unknown_reset_option_raises_and_time_limit_truncates():
     for _ in range(5):
         *_, terminated, truncated, _ = env.step(1)
     assert truncated and not terminated
+
+
+def test_domain_randomisation_draws_a_scenario_per_reset():
+    env = TinySimEnv(scenario="usps-l476-async-horizon",
+                     scenario_overrides={"randomize": {"battery.capacity_mah": {"range": [0.01, 0.05]},
+                                                       "board": ["NUCLEO-L476RG", "STM32L4R9I-DISCO"]}})
+    caps, boards = [], set()
+    for seed in range(8):
+        env.reset(seed=seed)
+        caps.append(env.unwrapped.scenario.battery.capacity_mah)
+        boards.add(env.unwrapped.scenario.board.name)
+        assert env.unwrapped.engine.capacity_mah == caps[-1]
+    assert len(set(caps)) == 8 and all(0.01 <= c <= 0.05 for c in caps)
+    assert boards == {"NUCLEO-L476RG", "STM32L4R9I-DISCO"}
+    env.reset(seed=3)
+    again = env.unwrapped.scenario
+    env.reset(seed=3)
+    assert env.unwrapped.scenario == again  # the same seed draws the same scenario

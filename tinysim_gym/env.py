@@ -18,7 +18,7 @@ from gymnasium import spaces
 from numba import njit
 
 from tinysim_gym import kernels as K
-from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.config import ScenarioConfig, load_scenario, sample_scenario
 from tinysim_gym.engine import Engine
 from tinysim_gym.errors import ConfigError, TinySimError
 
@@ -411,6 +411,19 @@ class TinySimEnv(gym.Env):
         self._status: int | None = None
 
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
+        self.template = scenario  # may name ranges to draw from at every reset (``randomize``)
+        self.scenario = scenario
+        self.engine = Engine(scenario, chunk=CHUNK)
+        self._refresh()
+
+    def _draw_scenario(self) -> None:
+        """Domain randomisation: a concrete scenario drawn from the template with ``self.np_random``."""
+        scenario = sample_scenario(self.template, self.np_random)
+        if len(scenario.profile.models) != self.settings.n_models:
+            raise TinySimError(
+                f"randomize.profile: every profile must have {self.settings.n_models} models (the action space), "
+                f"{scenario.profile.name!r} has {len(scenario.profile.models)}"
+            )
         self.scenario = scenario
         self.engine = Engine(scenario, chunk=CHUNK)
         self._refresh()
@@ -431,6 +444,8 @@ class TinySimEnv(gym.Env):
             raise TinySimError(f"options: unknown key {unknown[0]!r} (allowed: scenario)")
         if options and options.get("scenario") is not None:
             self._set_scenario(self.settings.load(options["scenario"]))
+        if self.template.randomize:
+            self._draw_scenario()
         eng = self.engine
         if not eng.reset(seed=seed, rng=self.np_random):
             self._status = None
