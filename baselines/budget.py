@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_number
-from tinysim_gym import kernels as K
+from baselines.fast import compiled_loop
 from tinysim_gym.bound import BoundResult, bound
 
 _HEAD = 5  # params: horizon, gap, idle charge, window, m; then per model: net charge, ticks, accuracy, index
@@ -85,15 +85,6 @@ def _pick(t, r, q, params, mem):
     return int(params[_HEAD + 4 * lo + 3])
 
 
-@njit(cache=True)
-def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
-    while True:
-        status = K.advance(ST, FS, PI, PF, arr)
-        if status != K.DECISION:
-            return status
-        K.apply(ST, FS, PI, PF, _pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))
-
-
 class BudgetTracker:
     """Pace charge and busy time so that realised model usage follows the bound's optimal mixture.
 
@@ -127,7 +118,7 @@ class BudgetTracker:
 
     def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
         """Compiled form for :func:`baselines.fast.run_episode`."""
-        return _loop, self._params, self._mem
+        return compiled_loop(_pick), self._params, self._mem
 
     @property
     def plan(self) -> BoundResult:

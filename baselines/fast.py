@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from numba import njit
+
 from tinysim_gym import kernels as K
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.engine import Engine
@@ -18,6 +20,25 @@ from tinysim_gym.engine import Engine
 #: Status a loop returns when its own pre-drawn data (e.g. random draws) ran out: ``Engine.run`` then calls
 #: ``selector.more(params, mem)``.
 NEED_MORE = K.NEED_MORE
+
+
+@njit(cache=True)
+def pick_loop(pick, ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
+    """Run the engine, answering each decision with ``pick(tick, remaining_mah, queue, params, mem)``."""
+    while True:
+        status = K.advance(ST, FS, PI, PF, arr)
+        if status != K.DECISION:
+            return status
+        K.apply(ST, FS, PI, PF, pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))
+
+
+def compiled_loop(pick: Callable[..., int]) -> Callable[..., int]:
+    """``Engine.run``'s loop form (``fn(ST, FS, PI, PF, arr, params, mem)``) for a numba decision function."""
+
+    def fn(ST, FS, PI, PF, arr, params, mem):  # noqa: N803, ANN001, ANN202
+        return pick_loop(pick, ST, FS, PI, PF, arr, params, mem)
+
+    return fn
 
 
 def run_episode(

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_index, check_number, check_sequence
-from tinysim_gym import kernels as K
+from baselines.fast import compiled_loop
 from tinysim_gym.errors import TinySimError
 
 
@@ -25,15 +25,6 @@ def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decis
     while rung < m and soc < params[2 + rung]:
         rung += 1
     return int(params[2 + m + rung])
-
-
-@njit(cache=True)
-def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
-    while True:
-        status = K.advance(ST, FS, PI, PF, arr)
-        if status != K.DECISION:
-            return status
-        K.apply(ST, FS, PI, PF, _pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))
 
 
 class BatteryLadder:
@@ -83,4 +74,4 @@ class BatteryLadder:
 
     def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
         """Compiled form for :func:`baselines.fast.run_episode`."""
-        return _loop, self._params, self._mem
+        return compiled_loop(_pick), self._params, self._mem

@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_number
-from tinysim_gym import kernels as K
+from baselines.fast import compiled_loop
 
 
 @njit(cache=True)
@@ -22,15 +22,6 @@ def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decis
         if params[4 + m + i] * per_tick <= room:
             return int(params[4 + i])
     return int(params[4 + 2 * m])
-
-
-@njit(cache=True)
-def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
-    while True:
-        status = K.advance(ST, FS, PI, PF, arr)
-        if status != K.DECISION:
-            return status
-        K.apply(ST, FS, PI, PF, _pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))
 
 
 class QueueGreedy:
@@ -71,4 +62,4 @@ class QueueGreedy:
 
     def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
         """Compiled form for :func:`baselines.fast.run_episode`."""
-        return _loop, self._params, self._mem
+        return compiled_loop(_pick), self._params, self._mem
