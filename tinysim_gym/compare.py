@@ -13,15 +13,15 @@ import io
 import math
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tinysim_gym.atomic import write_bytes, write_text
 from tinysim_gym.bound import bound
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.errors import TinySimError
@@ -346,38 +346,16 @@ def _flat(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, 
     return keys, flat
 
 
-def _atomic_write(path: str | os.PathLike[str], write: Callable[[Any], None], binary: bool) -> Path:
-    """Write through a temporary file in the target directory, then ``os.replace`` it into place."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": "", "encoding": "utf-8"})) as fh:
-            write(fh)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
-
-
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write the rows as CSV (one column per key; ``model_counts`` as ``model_<id>`` columns); atomic."""
     keys, flat = _flat(rows)
 
-    def write(fh: Any) -> None:
-        w = csv.DictWriter(fh, fieldnames=keys, restval="", extrasaction="ignore")
-        w.writeheader()
-        for f in flat:
-            w.writerow({k: ("" if v is None else v) for k, v in f.items()})
-
-    return _atomic_write(path, write, binary=False)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=keys, restval="", extrasaction="ignore")
+    w.writeheader()
+    for f in flat:
+        w.writerow({k: ("" if v is None else v) for k, v in f.items()})
+    return write_text(path, buf.getvalue())
 
 
 def pareto_frontier(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -470,12 +448,9 @@ def write_plots(
     fig.suptitle(title)
     fig.tight_layout()
 
-    def write(fh: Any) -> None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        fh.write(buf.getvalue())
-
-    return _atomic_write(path, write, binary=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return write_bytes(path, buf.getvalue())
 
 
 def rows_json(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

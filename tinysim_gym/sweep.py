@@ -50,7 +50,6 @@ import math
 import os
 import re
 import signal
-import tempfile
 import time
 import types
 import typing
@@ -61,6 +60,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from tinysim_gym.atomic import write_text
 from tinysim_gym.config import (
     ScenarioConfig,
     builtin_names,
@@ -907,18 +907,8 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    """Write ``text`` to ``path`` atomically (see :mod:`tinysim_gym.atomic`)."""
+    write_text(path, text)
 
 
 @dataclass

@@ -1,4 +1,7 @@
-"""Helpers shared by the subcommands: scenario flags, selector lookup, output, atomic files."""
+"""Helpers shared by the subcommands: scenario flags, parameters, JSON output, progress bars.
+
+``atomic_path`` (from :mod:`tinysim_gym.atomic`) is re-exported for the subcommands.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,14 @@ import json
 import math
 import os
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
+from tinysim_gym.atomic import atomic_path
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.errors import TinySimError
+
+__all__ = ["atomic_path", "add_scenario_args", "scenario_from_args", "parse_params", "dumps", "progress_bar"]
 
 
 def add_scenario_args(p: argparse.ArgumentParser, default_scenario: str | None = None) -> None:
@@ -82,24 +85,6 @@ def dumps(obj: Any) -> str:
         return x
 
     return json.dumps(clean(obj), indent=2, allow_nan=False)
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
-
-    An error or an interrupt leaves the previous file (or none) and no partial file behind.
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def progress_bar(total: float = 1.0, desc: str = "") -> tuple[Callable[[float], None], Callable[[], None]]:
