@@ -1,1 +1,27 @@
-"""Stable-Baselines3 training and evaluation for tinysim-gym."""
+"""RL agents for TinySim: stable-baselines3 / sb3-contrib training, callbacks and evaluation.
+
+* :mod:`agents.hyperparams`: rl-baselines3-zoo style files ``configs/agents/<algo>.yaml``.
+* :mod:`agents.wrappers`: :class:`~agents.wrappers.ObjectiveReward`, the reward shaping for the
+  long-horizon credit problem.
+* :mod:`agents.callbacks`: per-episode ``tinysim/`` TensorBoard scalars, held-out evaluation, checkpoints.
+* :mod:`agents.training`: :func:`~agents.training.train` (and resume), :func:`~agents.training.load_agent`.
+* :mod:`agents.evaluation`: deterministic episodes on fixed seeds; the agent next to the baselines.
+
+See ``agents/README.md`` for the design choices and the reproduced results.
+"""
+
+from agents.hyperparams import ALGOS
+
+__all__ = ["ALGOS", "evaluate_agent", "load_agent", "run_agent", "train"]
+
+
+def __getattr__(name: str):  # lazy: importing agents does not import torch
+    if name in ("train", "load_agent"):
+        from agents import training
+
+        return getattr(training, name)
+    if name in ("evaluate_agent", "run_agent"):
+        from agents import evaluation
+
+        return getattr(evaluation, name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

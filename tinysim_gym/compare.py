@@ -128,7 +128,7 @@ def _expected_decisions(scenario: ScenarioConfig) -> int:
         return 1 << 16
 
 
-def _mean_row(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+def mean_row(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Average the runs' metrics: numbers by their mean, model counts per model, other values if equal.
 
     ``seed`` becomes the list of seeds (a single seed stays as it is).
@@ -246,7 +246,7 @@ def compare(
                     done(task, _run_task(sc, *task[1:]))
             for fut in as_completed(futures):
                 done(futures[fut], fut.result())
-            rows = Rows(_mean_row(lab, [results[(lab, s)] for s in seed_list]) for lab, _, _ in plist)
+            rows = Rows(mean_row(lab, [results[(lab, s)] for s in seed_list]) for lab, _, _ in plist)
             if late and rows:
                 usage_policy = max(rows, key=lambda r: r["weighted_accuracy"])["policy"]
                 task = (usage_policy, *by_label[usage_policy], seed_list[0], usage_points)

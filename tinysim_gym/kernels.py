@@ -257,10 +257,10 @@ def advance(ST, FS, PI, PF, arr):
             ST[S_PHASE] = P_DONE
             continue
         # ---- P_RUN
-        if ST[S_END] >= 0:
-            ST[S_PHASE] = P_FLUSH
-            continue
         if PI[I_KIND] == KIND_LUMP:
+            if ST[S_END] >= 0:
+                ST[S_PHASE] = P_FLUSH
+                continue
             ta = ST[S_LAST_T] + PI[I_PERIOD]
             hz = H >= 0 and ta >= H
             stop = H if hz else ta
@@ -278,6 +278,8 @@ def advance(ST, FS, PI, PF, arr):
             continue
         free = ST[S_FREE]
         limit = free if H < 0 else min(free, H)
+        if ST[S_END] >= 0:
+            limit = min(limit, ST[S_END])
         while True:  # samples arriving while the chip is busy go to the buffer or are dropped
             if ST[S_AI] >= ST[S_AN]:
                 return NEED_ARRIVALS
@@ -292,6 +294,9 @@ def advance(ST, FS, PI, PF, arr):
                 ring = S_COUNTS + 2 * PI[I_N]
                 ST[ring + (ST[S_QHEAD] + ST[S_Q]) % PI[I_BUF]] = ta
                 ST[S_Q] += 1
+        if ST[S_END] >= 0:  # dead: the arrivals before the end are in, the rest are flushed
+            ST[S_PHASE] = P_FLUSH
+            continue
         if H >= 0 and free >= H:
             ST[S_END] = H
             ST[S_REASON] = END_HORIZON

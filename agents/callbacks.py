@@ -1,0 +1,229 @@
+"""Training callbacks: per-episode TensorBoard scalars, held-out evaluation, checkpoints, progress.
+
+TensorBoard tags written (x axis: the agent's step count, which continues across resumes):
+
+==================================  ============================================================
+tag                                 value (one point per finished training episode)
+==================================  ============================================================
+tinysim/weighted_accuracy           the episode's weighted accuracy (%)
+tinysim/dropped                     samples dropped (overflow, and after the battery died)
+tinysim/operating_time_s            how long the device ran (s)
+tinysim/energy_mah                  charge drawn (mAh)
+tinysim/soc_end                     state of charge at the end (fraction)
+tinysim/share/model_<id>            share of the episode's inferences served by model ``<id>``
+tinysim/eval/<same names>           held-out evaluation (mean over the eval seeds, deterministic)
+rollout/ep_weighted_accuracy        mean weighted accuracy of the episodes of the last rollout(s)
+eval/weighted_accuracy              held-out evaluation, through SB3's logger
+==================================  ============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from agents.evaluation import policy_fn, run_seeds, summary
+
+
+def tb_writer(logger: Any) -> Any:
+    """The TensorBoard ``SummaryWriter`` behind an SB3 logger (None without TensorBoard output)."""
+    from stable_baselines3.common.logger import TensorBoardOutputFormat
+
+    for fmt in getattr(logger, "output_formats", []):
+        if isinstance(fmt, TensorBoardOutputFormat):
+            return fmt.writer
+    return None
+
+
+def episode_scalars(m: Mapping[str, Any]) -> dict[str, float]:
+    """The ``tinysim/`` scalars of one episode's metrics."""
+    out = {
+        "weighted_accuracy": float(m["weighted_accuracy"]),
+        "dropped": float(m["dropped"]),
+        "operating_time_s": float(m["operating_time_ms"]) / 1000.0,
+        "energy_mah": float(m["energy_mah"]),
+        "soc_end": float(m["soc_end"]),
+    }
+    counts = m.get("model_counts") or {}
+    total = sum(counts.values())
+    for mid, c in counts.items():
+        out[f"share/model_{mid}"] = float(c) / total if total else 0.0
+    return out
+
+
+class EpisodeMetricsCallback(BaseCallback):
+    """Writes the ``tinysim/`` scalars of every finished training episode to TensorBoard."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.episodes = 0
+        self._recent: list[float] = []
+
+    def _on_step(self) -> bool:
+        writer = tb_writer(self.logger)
+        for info in self.locals.get("infos", []):
+            m = info.get("episode_metrics")
+            if m is None:
+                continue
+            self.episodes += 1
+            scalars = episode_scalars(m)
+            self._recent.append(scalars["weighted_accuracy"])
+            if writer is not None:
+                for key, value in scalars.items():
+                    writer.add_scalar(f"tinysim/{key}", value, self.num_timesteps)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self._recent:
+            self.logger.record("rollout/ep_weighted_accuracy", float(np.mean(self._recent[-20:])))
+            self._recent = self._recent[-20:]
+        writer = tb_writer(self.logger)
+        if writer is not None:
+            writer.flush()
+
+
+def save_model(model: Any, path: Path, normalizer: Any = None) -> None:
+    """Save ``model`` (and the ``VecNormalize`` statistics beside it) atomically: temp file, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.zip")
+    model.save(tmp)
+    if normalizer is not None:
+        npath = vecnormalize_path(path)
+        ntmp = npath.with_name(f".{npath.name}.tmp")
+        normalizer.save(str(ntmp))
+        os.replace(ntmp, npath)
+    os.replace(tmp, path)
+
+
+def vecnormalize_path(model_path: Path) -> Path:
+    """Where the ``VecNormalize`` statistics of a saved model live: ``<stem>_vecnormalize.pkl``."""
+    return model_path.with_name(f"{model_path.stem}_vecnormalize.pkl")
+
+
+class CheckpointCallback(BaseCallback):
+    """``checkpoints/model_<steps>_steps.zip`` (plus VecNormalize statistics) every ``save_freq`` steps."""
+
+    def __init__(self, save_freq: int, save_dir: Path, normalizer: Any = None) -> None:
+        super().__init__()
+        self.save_freq = int(save_freq)
+        self.save_dir = Path(save_dir)
+        self.normalizer = normalizer
+        self._last = 0
+
+    def _init_callback(self) -> None:
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        if self.save_freq > 0 and self.num_timesteps - self._last >= self.save_freq:
+            self.save()
+        return True
+
+    def save(self) -> Path:
+        """Save a checkpoint at the current step count."""
+        self._last = self.num_timesteps
+        path = self.save_dir / f"model_{self.num_timesteps}_steps.zip"
+        save_model(self.model, path, self.normalizer)
+        return path
+
+
+class HeldOutEvalCallback(BaseCallback):
+    """SB3-EvalCallback-like: deterministic episodes on fixed held-out seeds every ``eval_freq`` steps.
+
+    Records ``eval/weighted_accuracy`` (and the other figures) through the logger and ``tinysim/eval/*``
+    in TensorBoard, keeps ``evaluations.npz`` (timesteps, per-seed weighted accuracy) and saves
+    ``best_model.zip`` (plus ``best_model_vecnormalize.pkl``) whenever the mean weighted accuracy improves.
+    """
+
+    def __init__(self, env_config: Mapping[str, Any], seeds: Sequence[int], eval_freq: int, run_dir: Path,
+                 normalizer: Any = None, report: Callable[[str], None] | None = None,
+                 vec_env_wrappers: list[Any] | None = None) -> None:
+        super().__init__()
+        self.env_config = dict(env_config)
+        self.seeds = [int(s) for s in seeds]
+        self.eval_freq = int(eval_freq)
+        self.run_dir = Path(run_dir)
+        self.normalizer = normalizer
+        self.report = report
+        self.vec_env_wrappers = vec_env_wrappers
+        self._last = 0
+        self.best = -np.inf
+        self.timesteps: list[int] = []
+        self.results: list[list[float]] = []
+        self._load_history()
+
+    def _load_history(self) -> None:
+        path = self.run_dir / "evaluations.npz"
+        if path.is_file():
+            data = np.load(path)
+            self.timesteps = [int(t) for t in data["timesteps"]]
+            self.results = [list(map(float, r)) for r in data["weighted_accuracy"]]
+            if self.results:
+                self.best = max(float(np.mean(r)) for r in self.results)
+
+    def _init_callback(self) -> None:
+        self._last = self.num_timesteps
+
+    def _on_step(self) -> bool:
+        if self.eval_freq > 0 and self.num_timesteps - self._last >= self.eval_freq:
+            self.evaluate()
+        return True
+
+    def evaluate(self) -> float:
+        """Run the held-out episodes now; returns their mean weighted accuracy."""
+        self._last = self.num_timesteps
+        norm = None
+        if self.normalizer is not None:
+            norm = self.normalizer
+        runs, _ = run_seeds(policy_fn(self.model, norm), self.env_config, self.seeds,
+                            vec_env_wrappers=self.vec_env_wrappers)
+        s = summary(runs)
+        for key, value in s.items():
+            self.logger.record(f"eval/{key}", value)
+        writer = tb_writer(self.logger)
+        if writer is not None:
+            for key, value in s.items():
+                writer.add_scalar(f"tinysim/eval/{key}", value, self.num_timesteps)
+            writer.flush()
+        self.timesteps.append(self.num_timesteps)
+        self.results.append([float(r["weighted_accuracy"]) for r in runs])
+        tmp = self.run_dir / ".evaluations.tmp.npz"
+        np.savez(tmp, timesteps=np.array(self.timesteps), weighted_accuracy=np.array(self.results))
+        os.replace(tmp, self.run_dir / "evaluations.npz")
+        wa = s["weighted_accuracy"]
+        improved = wa > self.best
+        if improved:
+            self.best = wa
+            save_model(self.model, self.run_dir / "best_model.zip", self.normalizer)
+            _write_json(self.run_dir / "best_model.json", {"num_timesteps": self.num_timesteps, **s,
+                                                           "eval_seeds": self.seeds})
+        if self.report is not None:
+            mark = " (new best)" if improved else ""
+            self.report(f"step {self.num_timesteps}: held-out weighted accuracy {wa:.3f} %{mark}")
+        return wa
+
+
+class ProgressCallback(BaseCallback):
+    """Calls ``update(fraction)`` as training advances from ``start`` to ``total`` steps."""
+
+    def __init__(self, update: Callable[[float], None], start: int, total: int) -> None:
+        super().__init__()
+        self.update = update
+        self.start = start
+        self.total = max(1, total)
+
+    def _on_step(self) -> bool:
+        if self.n_calls % 64 == 0:
+            self.update((self.num_timesteps - self.start) / max(1, self.total - self.start))
+        return True
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(dict(data), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
