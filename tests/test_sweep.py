@@ -292,10 +292,7 @@ def test_saved_agent_policy_goes_through_agents_run_agent(tmp_path, monkeypatch)
     zip_path = tmp_path / "agent.zip"
     zip_path.write_bytes(b"not really a model")
     spec = {**SMALL, "grid": {}, "policies": ["latency-first", {"agent": "agent.zip", "label": "ppo"}]}
-    monkeypatch.delattr(agents, "run_agent", raising=False)
-    with pytest.raises(Exception, match="agents.run_agent"):
-        load_sweep(spec, base_dir=tmp_path)
-    monkeypatch.setattr(agents, "run_agent", fake_run_agent, raising=False)
+    monkeypatch.setattr(agents, "run_agent", fake_run_agent, raising=False)  # a stand-in: no torch model here
     out = tmp_path / "a.csv"
     run_sweep(load_sweep(spec, base_dir=tmp_path), out, processes=1)
     rows = read_table(out)[1]
