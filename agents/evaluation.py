@@ -237,8 +237,16 @@ def evaluate_agent(
         seed_list = list(range(seeds))
     else:
         seed_list = [int(s) for s in seeds]
+    if sc.randomize:
+        raise TinySimError(
+            f"evaluate: scenario {sc.name!r} randomises {', '.join(sorted(sc.randomize))}; evaluate on concrete "
+            "scenarios (held-out combinations, e.g. --scenarios A,B), so the baselines see the same episodes"
+        )
     if sc.seed_compat:
         seed_list = seed_list[:1]
+    cfg = ag.env_config(sc)
+    wrappers = ag.run["hyperparams"].get("vec_env_wrapper")
+    _check_spaces(ag, cfg, wrappers)
     if baselines:
         rows = compare(sc, seeds=seed_list, processes=processes, progress=progress, usage_policy=None)
     else:
@@ -246,9 +254,8 @@ def evaluate_agent(
 
         rows = Rows([bound(sc).as_row()])
         rows.scenario = sc
-    cfg = ag.env_config(sc)
     runs, usage = run_seeds(policy_fn(ag.model, ag.normalizer), cfg, seed_list, usage_points=usage_points,
-                            vec_env_wrappers=ag.run["hyperparams"].get("vec_env_wrapper"))
+                            vec_env_wrappers=wrappers)
     from tinysim_gym.compare import mean_row
 
     row = mean_row(ag.label, runs)
@@ -257,6 +264,30 @@ def evaluate_agent(
         rows.usage = {**getattr(rows, "usage", {}), ag.label: usage}
         rows.usage_policy = ag.label
     return rows
+
+
+def _check_spaces(agent: Any, env_config: Mapping[str, Any], vec_env_wrappers: Any) -> None:
+    """Raise a one-line error when the scenario gives the agent other observations or actions than it knows."""
+    from agents.wrappers import observation_transform
+    from tinysim_gym.env import TinySimEnv
+
+    env = TinySimEnv(dict(env_config))
+    names = env.feature_names
+    select = observation_transform(vec_env_wrappers or [], names)
+    obs_dim = len(names) if select is None else int(select(np.zeros((1, len(names)), np.float32)).shape[1])
+    n_actions = int(env.action_space.n)
+    env.close()
+    obs_space, act_space = agent.model.observation_space, agent.model.action_space
+    want_obs = int(np.prod(obs_space.shape)) if obs_space.shape else None
+    want_act = int(getattr(act_space, "n", n_actions))
+    name = getattr(env_config.get("scenario"), "name", env_config.get("scenario"))
+    if want_obs is not None and want_obs != obs_dim:
+        raise TinySimError(
+            f"evaluate: on scenario {name!r} the observation has {obs_dim} features ({', '.join(names)}) but the agent "
+            f"was trained on {want_obs} (a horizon adds horizon_elapsed: train and evaluate on the same kind)"
+        )
+    if want_act != n_actions:
+        raise TinySimError(f"evaluate: scenario {name!r} has {n_actions} models but the agent chooses among {want_act}")
 
 
 @functools.lru_cache(maxsize=8)

@@ -221,6 +221,43 @@ def test_evaluate_command_table_json_csv_plot(ppo_run, tmp_path, capsys):
     assert "agent-ppo" in out and "bound" in out and "weighted acc" in out
 
 
+def test_evaluate_reports_each_held_out_scenario(ppo_run, workdir, tmp_path, capsys):
+    agent = ppo_run / "best_model.zip"
+    other = tmp_path / "tiny-other.yaml"  # a held-out combination: another interval and battery
+    other.write_text(yaml.safe_dump({**SMALL, "name": "tiny-other", "battery": {"capacity_mah": 0.02},
+                                     "workload": {**SMALL["workload"], "min_interval_ms": 3}}), encoding="utf-8")
+    argv = ["evaluate", "--agent", str(agent), "--seeds", "1", "--processes", "1",
+            "--scenarios", f"{workdir / 'tiny.yaml'},{other}"]
+    assert main([*argv, "--json", "--csv", str(tmp_path / "e.csv"), "--plot", str(tmp_path / "e.png")]) == 0
+    tables = json.loads(capsys.readouterr().out)
+    assert [t["scenario"] for t in tables] == ["tiny-horizon", "tiny-other"]
+    for t in tables:
+        names = [r["policy"] for r in t["rows"]]
+        assert names[-2:] == ["agent-ppo", "bound"] and "budget" in names
+        assert t["rows"][-2]["scenario"] == t["scenario"]
+    assert tables[0]["rows"][-1]["weighted_accuracy"] != tables[1]["rows"][-1]["weighted_accuracy"]
+    assert sorted(p.name for p in tmp_path.glob("e-*.png")) == ["e-tiny-horizon.png", "e-tiny-other.png"]
+    assert len((tmp_path / "e.csv").read_text().splitlines()) == 1 + sum(len(t["rows"]) for t in tables)
+    # the table form: one table per scenario, under its name (a repeated --scenario adds to the list; a
+    # single scenario prints its table alone, as before)
+    assert main([*argv[:-2], "--scenario", str(other), "--no-baselines"]) == 0
+    out = capsys.readouterr().out
+    assert "scenario:" not in out and out.count("agent-ppo") == 1
+    assert main([*argv[:-2], "--scenario", str(other), "--scenario", str(workdir / "tiny.yaml"),
+                 "--no-baselines"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("scenario: tiny-other") < out.index("scenario: tiny-horizon") and out.count("agent-ppo") == 2
+    # a randomised scenario is a family, not a held-out combination; a scenario without a horizon changes
+    # the observation: both are one-line errors
+    rand = tmp_path / "rand.yaml"
+    rand.write_text(yaml.safe_dump({**SMALL, "name": "rand",
+                                    "randomize": {"battery.capacity_mah": {"range": [0.01, 0.02]}}}))
+    assert main([*argv[:-2], "--scenario", str(rand), "--no-baselines"]) == 2
+    assert "randomises battery.capacity_mah" in _one_line_error(capsys)
+    assert main([*argv[:-2], "--scenario", "usps-l476-async1", "--no-baselines"]) == 2
+    assert "horizon" in _one_line_error(capsys)
+
+
 # --------------------------------------------------------------------------------------------- bad input
 
 

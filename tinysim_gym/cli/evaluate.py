@@ -1,18 +1,30 @@
-"""``tinysim evaluate``: a trained agent next to every baseline and the optimal-policy bound.
+r"""``tinysim evaluate``: a trained agent next to every baseline and the optimal-policy bound.
 
 The agent runs deterministically on seeds 0..N-1 (the seeds ``tinysim compare`` uses, never used in
 training) with the env settings it was trained with; the table, ``--json`` rows, ``--csv`` and ``--plot``
 are those of ``tinysim compare``, with the agent's row (``agent-<algo>``) just above the bound and its
 model usage over time in the plot.
 
-Example::
+Several scenarios (``--scenarios A,B,C`` or a repeated ``--scenario``; built-in names or YAML paths) give
+one table per scenario, each with the agent, the baselines and the bound on that scenario: how an agent
+trained on one scenario (or on a ``randomize:`` family of them) does on held-out combinations. Each must be
+a concrete scenario (no ``randomize:``), so that the baselines and the agent see the same episodes. With
+several scenarios ``--json`` prints ``[{"scenario": name, "rows": [...]}, ...]``, ``--csv`` writes every
+row into one file (the ``scenario`` column tells them apart) and ``--plot eval.png`` writes
+``eval-<scenario>.png`` per scenario.
+
+Examples::
 
     tinysim evaluate --agent runs/usps-l476-async-horizon/ppo_1/best_model.zip --seeds 5 --plot eval.png
+    tinysim evaluate --agent runs/solar-l476-async-horizon/ppo_1 --scenario solar-l476-async-horizon \
+        --scenario usps-l476-async-horizon
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
 from typing import Any
 
 from tinysim_gym.cli.common import dumps
@@ -25,7 +37,10 @@ def add_parser(sub: Any) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--agent", required=True, metavar="MODEL_ZIP",
                    help="a model saved by tinysim train (or its run dir)")
-    p.add_argument("--scenario", help="scenario to evaluate on (default: the agent's training scenario)")
+    p.add_argument("--scenario", action="append", metavar="SCENARIO",
+                   help="scenario to evaluate on (repeatable; default: the agent's training scenario)")
+    p.add_argument("--scenarios", metavar="A,B,C",
+                   help="comma-separated scenarios to evaluate on, one table each (held-out combinations)")
     p.add_argument("--seeds", type=int, default=5, metavar="N", help="episodes on seeds 0..N-1 (default 5)")
     p.add_argument("--json", action="store_true", help="print the rows as JSON")
     p.add_argument("--csv", metavar="FILE", help="write the rows as CSV")
@@ -45,19 +60,47 @@ def run(args: argparse.Namespace) -> int:
         raise TinySimError(f"--seeds: expected a count >= 1, got {args.seeds}")
     if args.processes is not None and args.processes < 1:
         raise TinySimError(f"--processes: expected a count >= 1, got {args.processes}")
+    scenarios: list[str | None] = list(args.scenario or [])
+    if args.scenarios is not None:
+        names = [n.strip() for n in args.scenarios.split(",")]
+        if not all(names):
+            raise TinySimError(f"--scenarios: expected comma-separated scenario names or paths, got {args.scenarios!r}")
+        scenarios.extend(names)
+    if not scenarios:
+        scenarios = [None]
     agent = load_agent(args.agent)
-    rows = evaluate_agent(agent, scenario=args.scenario, seeds=args.seeds, baselines=not args.no_baselines,
-                          processes=args.processes, progress=not args.json)
+    tables = [evaluate_agent(agent, scenario=sc, seeds=args.seeds, baselines=not args.no_baselines,
+                             processes=args.processes, progress=not args.json) for sc in scenarios]
+    several = len(tables) > 1
     if args.csv:
-        write_csv(rows, args.csv)
+        write_csv([row for rows in tables for row in rows], args.csv)
+    plots: list[str] = []
     if args.plot:
-        write_plots(rows, args.plot, policy=agent.label,
-                    title=f"{rows.scenario.name if rows.scenario else ''}: {agent.label} ({agent.path})")
+        for rows in tables:
+            name = rows.scenario.name if rows.scenario else ""
+            path = Path(args.plot)
+            if several:
+                path = path.with_name(f"{path.stem}-{_slug(name)}{path.suffix or '.png'}")
+            write_plots(rows, path, policy=agent.label, title=f"{name}: {agent.label} ({agent.path})")
+            plots.append(str(path))
     if args.json:
-        print(dumps(rows_json(rows)))
+        if several:
+            print(dumps([{"scenario": rows.scenario.name if rows.scenario else None, "rows": rows_json(rows)}
+                         for rows in tables]))
+        else:
+            print(dumps(rows_json(tables[0])))
     else:
-        print(format_table(rows))
-        for label, path in (("csv", args.csv), ("plot", args.plot)):
-            if path:
-                print(f"{label}: {path}")
+        for i, rows in enumerate(tables):
+            if several:
+                print(("\n" if i else "") + f"scenario: {rows.scenario.name if rows.scenario else '?'}")
+            print(format_table(rows))
+        if args.csv:
+            print(f"csv: {args.csv}")
+        for path in plots:
+            print(f"plot: {path}")
     return 0
+
+
+def _slug(name: str) -> str:
+    """A file-name-safe form of a scenario name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "scenario"
