@@ -103,7 +103,10 @@ class FuzzySelector:
         if variant is not None and variant not in fuzzy.VARIANTS:
             raise TinySimError(f"variant: unknown fuzzy variant {variant!r} (allowed: {', '.join(fuzzy.VARIANTS)})")
         self.variant = variant
-        self.params = fuzzy.DEFAULT_PARAMS if params is None else np.asarray(params, dtype=np.float64)
+        try:
+            self.params = fuzzy.DEFAULT_PARAMS if params is None else fuzzy.check_params(params)
+        except ValueError as exc:
+            raise TinySimError(str(exc)) from None
         self._code = fuzzy.VARIANTS[variant or "tova"]
 
     def reset(self, view: Any) -> None:

@@ -155,6 +155,39 @@ def make_params(
 DEFAULT_PARAMS: np.ndarray = make_params()
 
 
+def check_params(params: object) -> np.ndarray:
+    """Validate a flat rule base (the layout in the module docstring) before a kernel reads it.
+
+    Returns:
+        The params as a float64 array.
+
+    Raises:
+        ValueError: not a finite 1-D array of the layout its header announces, or a rule index out of range.
+    """
+    try:
+        a = np.asarray(params, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("params: expected a flat list of numbers (see tinysim_gym.fuzzy.make_params)") from None
+    if a.ndim != 1 or len(a) < HEADER or not np.isfinite(a).all():
+        raise ValueError("params: expected a flat list of finite numbers starting with the 4 counts")
+    counts = a[:HEADER]
+    if (counts != np.round(counts)).any() or (counts < 0).any() or counts[3] < 1 or (counts[:3] > 1000).any():
+        raise ValueError("params: the header must hold 4 whole counts (battery sets, queue sets, outputs, rules)")
+    nb, nq, no, nr = (int(c) for c in counts)
+    if nr > 10_000 or len(a) != HEADER + 4 * nb + 4 * nq + no + 3 * nr:
+        raise ValueError(
+            f"params: the header announces {nb} battery sets, {nq} queue sets, {no} outputs and {nr} rules "
+            f"({HEADER + 4 * nb + 4 * nq + no + 3 * nr} numbers), got {len(a)} numbers"
+        )
+    rules = a[HEADER + 4 * nb + 4 * nq + no :].reshape(nr, 3)
+    for i, (b, q, o) in enumerate(rules):
+        if b != round(b) or q != round(q) or o != round(o) or not (-1 <= b < nb and -1 <= q < nq and 0 <= o < no):
+            raise ValueError(f"params: rule {i} refers to a set or output that does not exist")
+        if b == -1 and q == -1:
+            raise ValueError(f"params: rule {i} has no antecedent clause")
+    return a
+
+
 def variant_code(variant: str) -> int:
     """Integer code of an index-mapping variant (``"tova"`` or ``"stream"``) for the njit kernels.
 

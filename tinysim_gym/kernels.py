@@ -190,10 +190,12 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
             r = FS[G_R] - k * net
             j = -1
             ticks = k
-            spill = max(r - PF[F_CAP], 0.0)
-            r -= spill
-            FS[G_SPILLED] += spill
-            FS[G_HARVESTED] += h - spill
+            stored = h
+            if r > PF[F_CAP]:  # the battery is full: what does not fit spills (never below 0 by rounding)
+                stored = max(0.0, min(h, PF[F_CAP] - FS[G_R] + k * d))
+                r = PF[F_CAP]
+            FS[G_SPILLED] += h - stored
+            FS[G_HARVESTED] += stored
         else:
             r, j = exact_run(FS[G_R], net, k)
             ticks = k if j < 0 else j
