@@ -33,3 +33,23 @@ def published():
 def assert_published(case: str, metrics: dict) -> None:
     for key, (value, tol) in PUBLISHED[case].items():
         assert abs(metrics[key] - value) <= tol + 1e-9, f"{case}.{key}: {metrics[key]} vs published {value}±{tol}"
+
+
+# ---- hypothesis profiles (tests/test_properties.py, tests/test_hostile_input.py)
+# `make test` uses "default": bounded example counts so the property tests stay around half a minute.
+# HYPOTHESIS_PROFILE=long multiplies every property test's example count by EXAMPLE_SCALE["long"].
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_HYP_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+                   print_blob=True)
+settings.register_profile("default", max_examples=100, **_HYP_COMMON)
+settings.register_profile("long", max_examples=2000, **_HYP_COMMON)
+settings.register_profile("ci", max_examples=100, derandomize=True, **_HYP_COMMON)  # the same cases every run
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
+settings.load_profile(HYPOTHESIS_PROFILE)
+EXAMPLE_SCALE = {"long": 20}.get(HYPOTHESIS_PROFILE, 1)
+
+
+def examples(n: int) -> int:
+    """Example count for one property test: ``n`` in `make test`, more under HYPOTHESIS_PROFILE=long."""
+    return n * EXAMPLE_SCALE

@@ -296,10 +296,15 @@ class ScenarioConfig(_Strict):
         if w.mode == "sync" and w.min_interval_ms is None:
             raise ValueError("workload.min_interval_ms: required in sync mode")
         for i, lat in enumerate(lats):
-            if lat / w.timebase_ms < 0.5:
+            ticks = lat / w.timebase_ms
+            if not ticks > 0.5:  # the original's round(): half a tick would be 0 ticks, a free endless inference
                 raise ValueError(
-                    f"profile.models[{i}].latency_ms: latency plus selector latency ({lat} ms) is shorter "
+                    f"profile.models[{i}].latency_ms: latency plus selector latency ({lat} ms) must be more "
                     f"than half a tick (timebase {w.timebase_ms} ms)"
+                )
+            if ticks > 1e12:
+                raise ValueError(
+                    f"profile.models[{i}].latency_ms: {lat} ms is more than 1e12 ticks of {w.timebase_ms} ms"
                 )
         if w.mode == "sync" and w.min_interval_ms is not None and max(lats) > w.min_interval_ms:
             raise ValueError(
@@ -385,18 +390,63 @@ def sample_scenario(scenario: ScenarioConfig, rng: Any) -> ScenarioConfig:
 # --------------------------------------------------------------------------------------------- loading
 
 
-def _format_validation(err: ValidationError, what: str) -> str:
-    e = err.errors(include_url=False)[0]
-    loc = ".".join(str(p) for p in e["loc"] if p not in ("function-after",))
-    msg = e["msg"]
+# pydantic's location tags for validator wrappers and union members: not field names, left out of messages
+_LOC_TAGS = {"function-after", "function-before", "function-wrap", "function-plain", "str", "int", "float", "bool"}
+# the original TinySimulator JSON names of fields, named in "missing" messages
+_ORIGINAL_NAMES = {
+    "inference_current_ma": "avg_infer_energy_cons",
+    "idle_current_ma": "avg_idle_energy_cons",
+    "accuracy": "training_accuracy",
+    "latency_ms": "latency",
+    "selector_latency_ms": "selector_latency",
+}
+
+
+def _loc(e: Any) -> tuple[str, ...]:
+    """The error's location without pydantic's tags (a key of the input named like a tag stays)."""
+    loc = e["loc"]
+    keep_last = e["type"] in ("extra_forbidden", "missing") and loc
+    parts = [str(p) for p in (loc[:-1] if keep_last else loc) if p not in _LOC_TAGS]
+    return (*parts, str(loc[-1])) if keep_last else tuple(parts)
+
+
+def _clean_msg(e: Any) -> str:
+    msg = str(e["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     if e["type"] == "extra_forbidden":
         msg = "unknown key (not allowed)"
+    if e["type"] == "missing" and e["loc"] and e["loc"][-1] in _ORIGINAL_NAMES:
+        msg += f" (in the original JSON format: {_ORIGINAL_NAMES[e['loc'][-1]]})"
+    return msg
+
+
+def _format_validation(err: ValidationError, what: str) -> str:
+    errors = err.errors(include_url=False)
+    # an unknown key next to a missing one is most likely a typo: report the unknown key, with a suggestion
+    errors.sort(key=lambda x: x["type"] != "extra_forbidden")
+    e = errors[0]
+    if e["type"] == "extra_forbidden":
+        parent = e["loc"][:-1]
+        missing = [str(x["loc"][-1]) for x in errors if x["type"] == "missing" and x["loc"][:-1] == parent]
+        missing += [_ORIGINAL_NAMES[m] for m in missing if m in _ORIGINAL_NAMES]
+        close = difflib.get_close_matches(str(e["loc"][-1]), missing, n=1, cutoff=0.6)
+        if close:
+            e = errors[0] = {**e, "msg": f"unknown key (did you mean {close[0]}?)", "type": "extra_forbidden_hint"}
+    loc_parts = _loc(e)
+    # one input failing every member of a union (e.g. an id that is neither a string nor an integer) is one error
+    same = [x for x in errors if _loc(x) == loc_parts]
+    msgs = list(dict.fromkeys(_clean_msg(x) for x in same))
+    prefix = "Input should be "
+    if len(msgs) > 1 and all(m.startswith(prefix) for m in msgs):
+        msg = prefix + " or ".join(m[len(prefix) :] for m in msgs)
+    else:
+        msg = " or ".join(msgs)
     inp = e.get("input")
     shown = "" if isinstance(inp, dict | list | tuple) or e["type"] == "missing" else f" (got {inp!r:.60})"
+    loc = ".".join(loc_parts)
     where = f"{what}.{loc}" if loc else what
-    more = len(err.errors()) - 1
+    more = len(errors) - len(same)
     tail = f" [+{more} more error{'s' if more > 1 else ''}]" if more else ""
     return f"{where}: {msg}{shown}{tail}"
 
@@ -428,27 +478,63 @@ def builtin_names(kind: str) -> list[str]:
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
 
 
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise ValueError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """PyYAML's safe loader, but a key repeated in one mapping is an error instead of silently overwritten.
+
+    Built on libyaml when it is there: it is fast and refuses absurd nesting at once (the pure-Python
+    parser takes seconds to run out of recursion on a file of ``[[[[...``).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<: *anchor": merged keys may be overridden, as YAML says
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    dup = key in seen
+                except TypeError:
+                    continue  # unhashable: the base class reports it
+                if dup:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_mapping(path: Path, what: str) -> dict[str, Any]:
     """Read a YAML or JSON file into a dict, with one-line errors for every way it can be bad."""
     try:
         size = path.stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: an embedded NUL byte
+        raise ConfigError(f"{what}: cannot read {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
     if not path.is_file():
         raise ConfigError(f"{what}: {str(path)!r} is not a file")
     if size > MAX_FILE_BYTES:
         raise ConfigError(f"{what}: {str(path)!r} is {size} bytes, larger than the limit {MAX_FILE_BYTES}")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is dropped
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{what}: cannot read {str(path)!r} as UTF-8 text: {exc}") from None
     if not text.strip():
         raise ConfigError(f"{what}: {str(path)!r} is empty")
     try:
         if path.suffix.lower() == ".json":
-            data = json.loads(text, parse_constant=_reject_constant)
+            # NaN/Infinity are reported with their field below; a repeated key is an error, not "last wins"
+            data = json.loads(text, parse_constant=float, object_pairs_hook=_unique_pairs)
         else:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_StrictLoader)  # a safe loader (see _StrictLoader)
     except ConfigError:
         raise
     except (yaml.YAMLError, json.JSONDecodeError, ValueError, RecursionError) as exc:
@@ -464,19 +550,38 @@ def read_mapping(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def _reject_constant(name: str) -> float:
-    raise ConfigError(f"config: {name} is not a valid number")
+MAX_NODES = 100_000
+"""Most values (counting every expansion of a YAML alias) a config file may hold: stops alias bombs."""
+MAX_DEPTH = 50
+"""Deepest nesting of mappings and lists a config file may hold."""
 
 
 def _check_finite(obj: Any, where: str) -> None:
+    """Reject non-finite numbers, self-referencing YAML aliases, alias bombs and absurd nesting.
+
+    The walk counts shared (aliased) values once per reference, so a small file whose aliases expand to
+    millions of values fails fast here instead of hanging the validation that follows.
+    """
+    _walk(obj, where, 0, [0], set())
+
+
+def _walk(obj: Any, where: str, depth: int, count: list[int], on_path: set[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise ConfigError(f"{where[:200]}: more than {MAX_NODES} values in one file (a YAML alias bomb?)")
     if isinstance(obj, float) and not math.isfinite(obj):
         raise ConfigError(f"{where}: {obj} is not a finite number")
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            _check_finite(v, f"{where}.{k}")
-    elif isinstance(obj, list):
-        for i, v in enumerate(obj):
-            _check_finite(v, f"{where}[{i}]")
+    if not isinstance(obj, dict | list):
+        return
+    if depth >= MAX_DEPTH:
+        raise ConfigError(f"{where[:200]}: nested more than {MAX_DEPTH} levels deep")
+    if id(obj) in on_path:
+        raise ConfigError(f"{where[:200]}: refers to itself (a recursive YAML alias)")
+    on_path.add(id(obj))
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+    for k, v in items:
+        _walk(v, f"{where}.{k}" if isinstance(obj, dict) else f"{where}[{k}]", depth + 1, count, on_path)
+    on_path.discard(id(obj))
 
 
 def _looks_like_path(ref: str) -> bool:
@@ -544,10 +649,13 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
             raise ConfigError(f"scenario.{key}: missing (required)")
     board = data["board"]
     profile = data["profile"]
-    if isinstance(board, str | Mapping):
-        data["board"] = load_board(board)
-    if isinstance(profile, str | Mapping):
-        data["profile"] = load_profile(profile)
+    try:
+        if isinstance(board, str | Mapping):
+            data["board"] = load_board(board)
+        if isinstance(profile, str | Mapping):
+            data["profile"] = load_profile(profile)
+    except ConfigError as exc:  # "board.x: ..." -> "scenario.board.x: ...": where it sits in the scenario
+        raise ConfigError(f"scenario.{exc}") from None
     for key in ("workload", "battery"):
         if not isinstance(data[key], Mapping | BaseModel):
             raise ConfigError(f"scenario.{key}: expected a mapping, got {type(data[key]).__name__}")
@@ -582,6 +690,12 @@ def load_scenario(ref: str | Mapping[str, Any] | ScenarioConfig, **overrides: An
             sec = raw.get(section)
             if isinstance(sec, dict) and isinstance(sec.get("trace"), str) and not Path(sec["trace"]).is_absolute():
                 raw[section] = {**sec, "trace": str(base / sec["trace"])}
+        for key in ("board", "profile"):  # a relative file path in a scenario file: beside the scenario first
+            v = raw.get(key)
+            if isinstance(v, str) and _looks_like_path(v) and not Path(v).expanduser().is_absolute():
+                beside = base / v
+                if beside.is_file():
+                    raw[key] = str(beside)
     return scenario_from_mapping(raw, overrides)
 
 

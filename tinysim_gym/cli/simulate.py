@@ -13,6 +13,7 @@ from typing import Any
 
 from tinysim_gym.cli.common import add_scenario_args, dumps, parse_params, progress_bar, scenario_from_args
 from tinysim_gym.engine import Engine
+from tinysim_gym.errors import TinySimError
 
 DEFAULTS: dict[str, Any] = {
     "name": "cli",
@@ -29,12 +30,23 @@ def add_parser(sub: Any) -> None:
     add_scenario_args(p)
     p.add_argument("--selector", help="selector name (tinysim compare lists them); default: the scenario's")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="selector parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="episode seed (default mode; default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="episode seed, >= 0 (default mode; default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     # the original's spelling
     p.add_argument("--use_tqdm", type=int, choices=(0, 1), help=argparse.SUPPRESS)
     p.add_argument("--reference", type=int, choices=(0, 1), help=argparse.SUPPRESS)
     p.set_defaults(func=run)
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a non-negative integer seed."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: expected an integer >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: expected an integer >= 0")
+    return value
 
 
 def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> Any:
@@ -44,7 +56,13 @@ def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> Any:
     if name in ("fuzzy-tova", "fuzzy-stream"):
         params = {"variant": name.split("-")[1], **params}
         name = "fuzzy"
-    return baselines.make(name, engine, **params)
+    try:
+        return baselines.make(name, engine, **params)
+    except TinySimError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:  # a selector that does not check its parameters
+        shown = " ".join(str(exc).split())[:200]
+        raise TinySimError(f"--param: selector {name!r} rejected its parameters {params!r}: {shown}") from None
 
 
 def run(args: argparse.Namespace) -> int:
