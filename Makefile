@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/env_step.py
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python benchmarks/scale.py --no-tick-loop
 
 clean:
 	rm -rf $(VENV) build *.egg-info
