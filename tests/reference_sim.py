@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from typing import Any
 
 
 def reference_run(
@@ -183,3 +184,16 @@ def reference_run(
         "busy_ticks": busy_ticks,
         "idle_ticks": idle_ticks,
     }
+
+
+def reference_for(scenario: Any, select: Callable[[float, int], int], max_ticks: int | None = None) -> dict:
+    """:func:`reference_run` on a validated ``ScenarioConfig`` (the fields it reads, nothing else)."""
+    p = scenario.profile
+    w = scenario.workload
+    return reference_run(
+        mode=w.mode, min_interval_ms=w.min_interval_ms, latencies_ms=[m.latency_ms for m in p.models],
+        selector_latency_ms=p.selector_latency_ms, accuracies=p.accuracies,
+        inference_current_ma=scenario.board.inference_current_ma, idle_current_ma=scenario.board.idle_current_ma,
+        capacity_mah=scenario.battery.capacity_mah, select=select, timebase_ms=w.timebase_ms,
+        buffer_size=w.buffer_size, arrival_probability=w.arrival_probability,
+        initial_soc=scenario.battery.initial_soc, max_ticks=max_ticks)

@@ -5,7 +5,7 @@ from fractions import Fraction
 
 import pytest
 from conftest import PUBLISHED, assert_published
-from reference_sim import reference_run
+from reference_sim import reference_for
 
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym.config import load_scenario
@@ -65,14 +65,7 @@ def test_sync_matches_closed_form(case, model):
 
 
 def _ref(sc, select):
-    p = sc.profile
-    return reference_run(
-        mode=sc.workload.mode, min_interval_ms=sc.workload.min_interval_ms,
-        latencies_ms=[mm.latency_ms for mm in p.models], selector_latency_ms=p.selector_latency_ms,
-        accuracies=p.accuracies, inference_current_ma=sc.board.inference_current_ma,
-        idle_current_ma=sc.board.idle_current_ma, capacity_mah=sc.battery.capacity_mah, select=select,
-        timebase_ms=sc.workload.timebase_ms, buffer_size=sc.workload.buffer_size,
-        arrival_probability=sc.workload.arrival_probability, initial_soc=sc.battery.initial_soc)
+    return reference_for(sc, select)
 
 
 @pytest.mark.parametrize("case", ["sync_2", "async_2", "async_4", "lat_first"])

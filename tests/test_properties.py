@@ -47,7 +47,7 @@ import pytest
 from conftest import examples
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
-from reference_sim import reference_run
+from reference_sim import reference_for
 
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym import fuzzy
@@ -341,15 +341,7 @@ def run_steps(sc: ScenarioConfig, choose: Any, seed: int | None) -> tuple[dict[s
 
 
 def ref_run(sc: ScenarioConfig, choose: Any) -> dict[str, Any]:
-    p = sc.profile
-    return reference_run(
-        mode=sc.workload.mode, min_interval_ms=sc.workload.min_interval_ms,
-        latencies_ms=[mm.latency_ms for mm in p.models], selector_latency_ms=p.selector_latency_ms,
-        accuracies=p.accuracies, inference_current_ma=sc.board.inference_current_ma,
-        idle_current_ma=sc.board.idle_current_ma, capacity_mah=sc.battery.capacity_mah, select=choose,
-        timebase_ms=sc.workload.timebase_ms, buffer_size=sc.workload.buffer_size,
-        arrival_probability=sc.workload.arrival_probability, initial_soc=sc.battery.initial_soc,
-        max_ticks=5_000_000)
+    return reference_for(sc, choose, max_ticks=5_000_000)
 
 
 # ------------------------------------------------------------------------------------------ properties

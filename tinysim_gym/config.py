@@ -608,22 +608,24 @@ def resolve_ref(kind: str, ref: str) -> tuple[str, dict[str, Any]]:
     return ref, read_mapping(builtin_root() / kind / f"{ref}.yaml", what)
 
 
+def _load_part(model: type[BaseModel], kind: str, ref: Any) -> Any:
+    """A board or profile from a built-in name, a path (YAML or the original JSON) or an inline mapping."""
+    if isinstance(ref, model):
+        return ref
+    what = kind[:-1]
+    name, raw = (what, dict(ref)) if isinstance(ref, Mapping) else resolve_ref(kind, ref)
+    raw.setdefault("name", name)
+    return validate(model, raw, what)
+
+
 def load_board(ref: str | Mapping[str, Any]) -> BoardConfig:
     """Load a board by built-in name, path (YAML or original JSON) or inline mapping."""
-    if isinstance(ref, BoardConfig):
-        return ref
-    name, raw = ("board", dict(ref)) if isinstance(ref, Mapping) else resolve_ref("boards", ref)
-    raw.setdefault("name", name)
-    return validate(BoardConfig, raw, "board")
+    return _load_part(BoardConfig, "boards", ref)
 
 
 def load_profile(ref: str | Mapping[str, Any]) -> ProfileConfig:
     """Load a model profile by built-in name, path (YAML or original JSON) or inline mapping."""
-    if isinstance(ref, ProfileConfig):
-        return ref
-    name, raw = ("profile", dict(ref)) if isinstance(ref, Mapping) else resolve_ref("profiles", ref)
-    raw.setdefault("name", name)
-    return validate(ProfileConfig, raw, "profile")
+    return _load_part(ProfileConfig, "profiles", ref)
 
 
 def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
