@@ -109,6 +109,7 @@ G_DRAWN_INF = 2
 G_DRAWN_IDLE = 3
 G_HARVESTED = 4  # charge harvested into the battery (after the capacity cap)
 G_SPILLED = 5  # harvested charge lost because the battery was full
+G_COMP = 6  # default mode: Kahan compensation of the remaining charge (no drift over millions of runs)
 
 # ---- selector kernels
 SEL_STATIC = 0
@@ -117,7 +118,7 @@ SEL_FUZZY = 1
 
 def state_sizes(n_models: int, buffer_size: int = 0) -> tuple[int, int]:
     """Lengths of the int and float state arrays for ``n_models`` models and a buffer of ``buffer_size``."""
-    return S_COUNTS + 2 * n_models + buffer_size, 6
+    return S_COUNTS + 2 * n_models + buffer_size, 7
 
 
 @njit(cache=True)
@@ -203,10 +204,15 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
             if j >= 0:
                 ST[S_END] = t0 + j
     else:
-        r, j = exact_run(FS[G_R], d, k)
+        r0 = FS[G_R]
+        _, j = exact_run(r0, d, k)
         ticks = k if j < 0 else j
         if j >= 0:
             ST[S_END] = t0 + j
+        y = -(ticks * d) - FS[G_COMP]  # compensated subtraction: the rounding of each run is carried over
+        r = r0 + y
+        FS[G_COMP] = (r - r0) - y
+        r = max(r, 0.0)
     FS[G_R] = r
     if busy:
         ST[S_BUSY] += ticks
