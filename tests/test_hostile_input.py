@@ -519,14 +519,20 @@ def _dump(doc: dict[str, Any], fmt: str) -> bytes:
     return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode()
 
 
+def _write_case(case, fmt, tmp_path_factory, prefix):
+    """Write one mutated document to a fresh directory; returns (kind, mutated key, directory, path)."""
+    kind, doc, key, what = case
+    note(what)
+    d = tmp_path_factory.mktemp(prefix)
+    path = d / f"doc.{fmt}"
+    path.write_bytes(_dump(doc, fmt))
+    return kind, key, d, path
+
+
 @settings(max_examples=examples(300))
 @given(case=mutated(), fmt=st.sampled_from(["yaml", "json"]))
 def test_mutated_documents_load_or_fail_with_one_line_naming_the_field(case, fmt, tmp_path_factory):
-    kind, doc, key, what = case
-    note(what)
-    d = tmp_path_factory.mktemp("fuzz")
-    path = d / f"doc.{fmt}"
-    path.write_bytes(_dump(doc, fmt))
+    kind, key, d, path = _write_case(case, fmt, tmp_path_factory, "fuzz")
     try:
         with no_hang():
             LOADERS[kind](str(path))
@@ -548,11 +554,7 @@ def test_mutated_documents_through_the_cli(case, fmt, tmp_path_factory):
     """Bad documents given to ``tinysim simulate`` exit 2 with one line, nothing on stdout, no file written."""
     import io
 
-    kind, doc, key, what = case
-    note(what)
-    d = tmp_path_factory.mktemp("fuzzcli")
-    path = d / f"doc.{fmt}"
-    path.write_bytes(_dump(doc, fmt))
+    kind, key, d, path = _write_case(case, fmt, tmp_path_factory, "fuzzcli")
     try:
         LOADERS[kind](str(path))
         event("valid document: not run")
