@@ -126,7 +126,7 @@ def run_seeds(
         env_config: the env config (with ``scenario``).
         seeds: one episode per seed.
         usage_points: record about this many points of the first seed's cumulative model counts over time
-            (0: none), for the usage plot of :func:`tinysim_gym.compare.write_plots`.
+            (0: none), for the usage plot of :func:`tinysim_gym.experiments.compare.write_plots`.
         max_steps: safety limit on steps (None: none).
         vec_env_wrappers: the run's ``vec_env_wrapper`` list: a feature selection in it is applied to the
             observations before ``act`` sees them, as in training.
@@ -134,7 +134,7 @@ def run_seeds(
     from gymnasium.vector import AutoresetMode
 
     from agents.wrappers import observation_transform
-    from tinysim_gym.vector_env import TinySimVectorEnv
+    from tinysim_gym.envs.vector_env import TinySimVectorEnv
 
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -185,7 +185,7 @@ def run_seeds(
 
 def _expected_steps(venv: Any) -> int:
     try:
-        from tinysim_gym.bound import bound
+        from tinysim_gym.optimal.lp import bound
 
         k = int(venv.settings.decisions_per_step)
         return int(max(bound(venv.scenario).arrivals, 1.0) / k)
@@ -214,7 +214,7 @@ def evaluate_agent(
     progress: bool = False,
     usage_points: int = 200,
 ) -> Any:
-    """The agent next to every baseline and the bound: :class:`tinysim_gym.compare.Rows`, bound last.
+    """The agent next to every baseline and the bound: :class:`tinysim_gym.experiments.compare.Rows`, bound last.
 
     Args:
         agent: an :class:`agents.training.Agent` or the path of a saved model.
@@ -226,7 +226,7 @@ def evaluate_agent(
         usage_points: points of the agent's model-usage timeline (first seed) for the plot.
     """
     from agents.training import Agent, load_agent
-    from tinysim_gym.compare import Rows, compare
+    from tinysim_gym.experiments.compare import Rows, compare
     from tinysim_gym.config import load_scenario
 
     ag = agent if isinstance(agent, Agent) else load_agent(agent)
@@ -250,13 +250,13 @@ def evaluate_agent(
     if baselines:
         rows = compare(sc, seeds=seed_list, processes=processes, progress=progress, usage_policy=None)
     else:
-        from tinysim_gym.bound import bound
+        from tinysim_gym.optimal.lp import bound
 
         rows = Rows([bound(sc).as_row()])
         rows.scenario = sc
     runs, usage = run_seeds(policy_fn(ag.model, ag.normalizer), cfg, seed_list, usage_points=usage_points,
                             vec_env_wrappers=wrappers)
-    from tinysim_gym.compare import mean_row
+    from tinysim_gym.experiments.compare import mean_row
 
     row = mean_row(ag.label, runs)
     rows.insert(len(rows) - 1, row)
@@ -269,7 +269,7 @@ def evaluate_agent(
 def _check_spaces(agent: Any, env_config: Mapping[str, Any], vec_env_wrappers: Any) -> None:
     """Raise a one-line error when the scenario gives the agent other observations or actions than it knows."""
     from agents.wrappers import observation_transform
-    from tinysim_gym.env import TinySimEnv
+    from tinysim_gym.envs.env import TinySimEnv
 
     env = TinySimEnv(dict(env_config))
     names = env.feature_names

@@ -8,10 +8,10 @@ section, and a scenario section is merged over ``default`` (one level deep for t
 key                meaning
 =================  ======================================================================================
 policy             SB3 policy name (``MlpPolicy``)
-n_envs             parallel environments (the batched :class:`~tinysim_gym.vector_env.TinySimVecEnv`)
+n_envs             parallel environments (the batched :class:`~tinysim_gym.envs.vector_env.TinySimVecEnv`)
 n_timesteps        training steps (agent steps: one step serves ``decisions_per_step`` decisions); YAML
                    floats such as ``!!float 1e6`` or ``"1e6"`` are accepted
-env_kwargs         the env config (:meth:`tinysim_gym.env.TinySimEnv.default_config`): ``decisions_per_step``,
+env_kwargs         the env config (:meth:`tinysim_gym.envs.env.TinySimEnv.default_config`): ``decisions_per_step``,
                    ``drop_penalty``, ``drop_window``, ``obs_*`` switches; the scenario comes from the command
 env_wrapper        gymnasium wrappers, as in the zoo: a list of ``module.Class`` or ``{module.Class: kwargs}``
                    (forces one in-process ``TinySimEnv`` per copy instead of the batched env)

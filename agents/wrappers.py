@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 from tinysim_gym.errors import ConfigError
 
 

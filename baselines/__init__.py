@@ -25,7 +25,7 @@ from baselines.queue_greedy import QueueGreedy
 from baselines.ratio import AccuracyPerLatency
 from baselines.seeded_random import SeededRandom
 from tinysim_gym.config import ScenarioConfig, load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 __all__ = ["BaselinePolicy", "describe", "make", "names", "run_episode"]

@@ -2,7 +2,7 @@
 
 Every heuristic is a small class with ``reset(view)`` (read the scenario once per episode) and
 ``select(view) -> int`` (one decision). The view is the engine at a decision point
-(:class:`tinysim_gym.engine.Engine`); heuristics read only its public properties.
+(:class:`tinysim_gym.core.engine.Engine`); heuristics read only its public properties.
 
 Heuristics that keep per-decision logic in numba also offer ``loop(engine) -> (fn, params, mem)`` for the
 compiled fast path of :func:`baselines.fast.run_episode`; ``select`` calls the very same numba decision
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym.bound import mean_gap_ticks, model_costs
+from tinysim_gym.optimal.lp import mean_gap_ticks, model_costs
 from tinysim_gym.errors import TinySimError
 
 

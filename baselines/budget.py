@@ -1,7 +1,7 @@
 """Budget tracking: follow the optimal-policy bound's model mixture by pacing charge and busy time.
 
 At every decision the policy re-solves, for what is left of the episode, the same linear program as
-:mod:`tinysim_gym.bound`: with ``R`` mAh left, ``tau`` ticks to the horizon and ``n`` samples still to come
+:mod:`tinysim_gym.optimal.lp`: with ``R`` mAh left, ``tau`` ticks to the horizon and ``n`` samples still to come
 (the one waiting, those buffered, and ``tau / gap`` expected arrivals), each sample may spend a net charge of
 ``b_E = (R - tau * d_idle) / n`` and ``b_T = tau / n`` busy ticks. Until depletion the charge only sets how
 long the episode lasts, so only the busy time counts (``b_T`` = the mean gap). A backlog shrinks the time
@@ -25,7 +25,7 @@ from numba import njit
 
 from baselines.base import Facts, check_number
 from baselines.fast import compiled_loop
-from tinysim_gym.bound import BoundResult, bound
+from tinysim_gym.optimal.lp import BoundResult, bound
 
 _HEAD = 5  # params: horizon, gap, idle charge, window, m; then per model: net charge, ticks, accuracy, index
 

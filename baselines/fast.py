@@ -13,9 +13,9 @@ from typing import Any
 
 from numba import njit
 
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 from tinysim_gym.config import ScenarioConfig, load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 
 #: Status a loop returns when its own pre-drawn data (e.g. random draws) ran out: ``Engine.run`` then calls
 #: ``selector.more(params, mem)``.

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym import fuzzy
-from tinysim_gym import kernels as K
+from tinysim_gym.core import fuzzy
+from tinysim_gym.core import kernels as K
 from tinysim_gym.errors import TinySimError
 
 
@@ -94,7 +94,7 @@ class FuzzySelector:
     Args:
         variant: ``"tova"`` (index = round(output), 10 -> 0) or ``"stream"`` (<= 3 -> 0, <= 5 -> 1, else 2);
             ``None`` takes the profile's variant.
-        params: a rule base from :func:`tinysim_gym.fuzzy.make_params` (default: the original's).
+        params: a rule base from :func:`tinysim_gym.core.fuzzy.make_params` (default: the original's).
     """
 
     name = "fuzzy"

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 

@@ -9,7 +9,7 @@ from numba import njit
 
 from baselines.fast import NEED_MORE
 from baselines.original import RandomSelector
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 
 _BLOCK = 1 << 14
 

@@ -27,7 +27,7 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     import baselines
-    from tinysim_gym.compare import compare
+    from tinysim_gym.experiments.compare import compare
 
     t_import = time.perf_counter() - t0
     per: dict[str, float] = {}

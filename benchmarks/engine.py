@@ -13,7 +13,7 @@ import time
 
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym.config import load_scenario
-from tinysim_gym.engine import run
+from tinysim_gym.core.engine import run
 
 CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 SELECTORS = {"reference": lambda: StaticSelector(0), "fuzzy-tova": lambda: FuzzySelector("tova"),

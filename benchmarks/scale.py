@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def exact_charge(sc, m) -> Fraction:
     """The charge the episode drew, in exact rational arithmetic over the engine's tick counts."""
-    from tinysim_gym.engine import discharge_mah
+    from tinysim_gym.core.engine import discharge_mah
 
     w, b, tb = sc.workload, sc.board, sc.workload.timebase_ms
     idle = Fraction(discharge_mah(tb, b.idle_current_ma))
@@ -59,7 +59,7 @@ def tick_loop_sync(sc, model: int) -> tuple[int, int, float]:
     """
     from numba import njit
 
-    from tinysim_gym.engine import discharge_mah
+    from tinysim_gym.core.engine import discharge_mah
 
     w, b, tb = sc.workload, sc.board, sc.workload.timebase_ms
     lat = sc.profile.total_latencies_ms[model]
@@ -101,7 +101,7 @@ def closed_form_default_sync(sc, model: int) -> tuple[int, int]:
     served for ``svc`` busy ticks, then the chip idles until the next one; a tick runs only if the battery
     holds its whole charge; an inference the battery dies in is lost (not counted).
     """
-    from tinysim_gym.engine import discharge_mah
+    from tinysim_gym.core.engine import discharge_mah
 
     w, b, tb = sc.workload, sc.board, sc.workload.timebase_ms
     period = math.floor(w.min_interval_ms / tb) + 1
@@ -137,7 +137,7 @@ def child(capacity: float, seed_compat: bool, verify: bool) -> dict:
 
     from baselines.original import LatencyFirst
     from tinysim_gym.config import load_scenario
-    from tinysim_gym.engine import Engine
+    from tinysim_gym.core.engine import Engine
 
     def scenario(cap: float):
         return load_scenario("lat_first", battery={"capacity_mah": cap}, seed_compat=seed_compat)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import baselines
 from tinysim_gym.config import load_scenario
-from tinysim_gym.sweep import Cell, load_sweep, run_cell, run_sweep
+from tinysim_gym.experiments.sweep import Cell, load_sweep, run_cell, run_sweep
 
 CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 

@@ -192,7 +192,7 @@ def test_saved_agent_reloads_and_evaluates_identically(ppo_run):
     assert fast is not None
     np.testing.assert_array_equal(fast(obs), a1.model.predict(obs, deterministic=True)[0])
     # and the agent's episode is the env's episode for that seed, run by hand
-    from tinysim_gym.env import TinySimEnv
+    from tinysim_gym.envs.env import TinySimEnv
 
     env = TinySimEnv(a1.env_config())
     obs1, _ = env.reset(seed=1)
@@ -338,8 +338,8 @@ def test_objective_reward_return_is_affine_in_weighted_accuracy(workdir, batched
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from agents.wrappers import ObjectiveReward, SelectFeatures
-    from tinysim_gym.env import TinySimEnv
-    from tinysim_gym.vector_env import TinySimVecEnv
+    from tinysim_gym.envs.env import TinySimEnv
+    from tinysim_gym.envs.vector_env import TinySimVecEnv
 
     cfg = {"scenario": str(workdir / "tiny.yaml"), "decisions_per_step": 16}
     inner = TinySimVecEnv(3, cfg) if batched else DummyVecEnv([lambda: TinySimEnv(cfg)] * 3)

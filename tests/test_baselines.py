@@ -10,9 +10,9 @@ import baselines
 from baselines import make, names, run_episode
 from baselines.budget import BudgetTracker
 from baselines.ladder import BatteryLadder
-from tinysim_gym.bound import bound
+from tinysim_gym.optimal.lp import bound
 from tinysim_gym.config import load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 # a short default-mode scenario for per-decision comparisons
@@ -153,7 +153,7 @@ def test_select_view_needs_reset_parameters():
 
 
 def test_evaluate_policy_works_with_the_env():
-    env_mod = pytest.importorskip("tinysim_gym.env")
+    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.monitor import Monitor
 
@@ -167,7 +167,7 @@ def test_evaluate_policy_works_with_the_env():
 
 
 def test_predict_follows_the_engine_path_exactly():
-    env_mod = pytest.importorskip("tinysim_gym.env")
+    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     sc = load_scenario("usps-l476-async1", battery={"capacity_mah": 0.01})
     for name in ("budget", "ladder", "queue-greedy", "fuzzy", "random"):
         env = env_mod.TinySimEnv(scenario=sc)
@@ -185,7 +185,7 @@ def test_predict_follows_the_engine_path_exactly():
 
 
 def test_predict_on_vector_envs():
-    env_mod = pytest.importorskip("tinysim_gym.env")
+    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import DummyVecEnv
 
@@ -196,7 +196,7 @@ def test_predict_on_vector_envs():
     assert actions.shape == (2,) and state is None
     rewards, _ = evaluate_policy(policy, venv, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2
-    vec = pytest.importorskip("tinysim_gym.vector_env")
+    vec = pytest.importorskip("tinysim_gym.envs.vector_env")
     batched = vec.TinySimVecEnv(2, {"scenario": "usps-l476-async-horizon", **SHORT})
     rewards, _ = evaluate_policy(make("budget", batched), batched, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2

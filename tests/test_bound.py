@@ -10,10 +10,10 @@ from conftest import PUBLISHED
 
 import baselines
 from baselines import make, run_episode
-from tinysim_gym import kernels as K
-from tinysim_gym.bound import bound, model_costs
+from tinysim_gym.core import kernels as K
+from tinysim_gym.optimal.lp import bound, model_costs
 from tinysim_gym.config import load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 TRAINING = ("usps-l476-async-horizon", "usps-l476-async1")
@@ -217,7 +217,7 @@ def test_to_dict_is_json_and_row_is_last_compare_row_shape():
 
 def test_trace_workload_needs_an_observed_run():
     with pytest.raises(TinySimError, match="pathwise"):
-        from tinysim_gym.bound import mean_gap_ticks
+        from tinysim_gym.optimal.lp import mean_gap_ticks
 
         class W:
             process = "trace"

@@ -14,7 +14,7 @@ from conftest import PUBLISHED, assert_published
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym.cli import main
 from tinysim_gym.config import load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 
 TINYSIM = Path(sys.executable).with_name("tinysim")
 ORIGINAL = ["--use_tqdm", "1", "--dataset", "usps_tova", "--mode", "async", "--min_interval", "3", "--reference", "1",

@@ -9,7 +9,7 @@ from reference_sim import reference_for
 
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym.config import load_scenario
-from tinysim_gym.engine import Engine, discharge_mah, run
+from tinysim_gym.core.engine import Engine, discharge_mah, run
 
 SELECTORS = {
     "reference": lambda: StaticSelector(0),
@@ -79,7 +79,7 @@ def test_engine_equals_tick_reference_small_battery(case):
 
     def select(soc, q):
         if sc.selector.startswith("fuzzy"):
-            from tinysim_gym.fuzzy import fuzzy_select_kernel
+            from tinysim_gym.core.fuzzy import fuzzy_select_kernel
             return fuzzy_select_kernel(soc, float(q), fs.params, fs._code)
         return idx[sc.selector]
 

@@ -17,11 +17,11 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import tinysim_gym
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 from tinysim_gym import load_scenario, run
-from tinysim_gym.env import TinySimEnv
+from tinysim_gym.envs.env import TinySimEnv
 from tinysim_gym.errors import ConfigError, TinySimError
-from tinysim_gym.registration import ENV_IDS
+from tinysim_gym.envs.registration import ENV_IDS
 
 PUBLISHED_CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 SELECTORS = {
@@ -56,9 +56,9 @@ def rollout(env, seed, n_steps, action_seed=0, masked=False):
 def test_ids_registered_with_vector_entry_point():
     for env_id in ENV_IDS:
         spec = gym.spec(env_id)
-        assert spec.entry_point == "tinysim_gym.env:TinySimEnv"
-        assert spec.vector_entry_point == "tinysim_gym.vector_env:TinySimVectorEnv"
-    importlib.reload(importlib.import_module("tinysim_gym.registration"))  # importing twice is harmless
+        assert spec.entry_point == "tinysim_gym.envs.env:TinySimEnv"
+        assert spec.vector_entry_point == "tinysim_gym.envs.vector_env:TinySimVectorEnv"
+    importlib.reload(importlib.import_module("tinysim_gym.envs.registration"))  # importing twice is harmless
     importlib.reload(tinysim_gym)
     assert set(ENV_IDS) <= set(gym.registry)
 

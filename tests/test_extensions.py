@@ -10,7 +10,7 @@ import pytest
 
 from baselines.original import LatencyFirst, StaticSelector
 from tinysim_gym.config import load_scenario, sample_scenario
-from tinysim_gym.engine import Engine, discharge_mah, run
+from tinysim_gym.core.engine import Engine, discharge_mah, run
 from tinysim_gym.errors import ConfigError
 
 BASE = {

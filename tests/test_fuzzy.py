@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import simpful as sp
 
-from tinysim_gym.fuzzy import (
+from tinysim_gym.core.fuzzy import (
     DEFAULT_PARAMS,
     VARIANT_STREAM,
     VARIANT_TOVA,

@@ -50,10 +50,10 @@ from hypothesis import strategies as st
 from reference_sim import reference_for
 
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
-from tinysim_gym import fuzzy
+from tinysim_gym.core import fuzzy
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
-from tinysim_gym.engine import Engine, discharge_mah
+from tinysim_gym.core.engine import Engine, discharge_mah
 from tinysim_gym.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -526,7 +526,7 @@ def test_invariants_with_processes_currents_deadlines_and_harvesters(data):
 def test_env_observations_stay_in_bounds_and_its_figures_add_up(data):
     """The Gymnasium env over random scenarios and random actions: every observation inside the declared
     Box, the running info conserving samples, and the last step's metrics equal to the engine's."""
-    from tinysim_gym.env import TinySimEnv
+    from tinysim_gym.envs.env import TinySimEnv
 
     sc = data.draw(scenario_st(max_decisions=150))
     seed = data.draw(st.integers(0, 2**31 - 1))

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tinysim_gym.cli import main
-from tinysim_gym.sweep import (
+from tinysim_gym.experiments.sweep import (
     SCENARIO_COLUMNS,
     grid_values,
     journal_path,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tinysim_gym.bound import bound
+from tinysim_gym.optimal.lp import bound
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
 
 

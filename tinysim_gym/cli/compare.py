@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
-from tinysim_gym.compare import compare, format_table, rows_json, write_csv, write_plots
+from tinysim_gym.experiments.compare import compare, format_table, rows_json, write_csv, write_plots
 from tinysim_gym.errors import TinySimError
 
 

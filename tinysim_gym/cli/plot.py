@@ -59,7 +59,7 @@ def _short(v: str) -> str:
 
 def load_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
     """The table's header and its rows without errors, checked for the columns the figures need."""
-    from tinysim_gym.sweep import read_table
+    from tinysim_gym.experiments.sweep import read_table
 
     header, rows = read_table(path)
     need = ["cell", "policy", "seed", "operating_time_ms", "weighted_accuracy"]
@@ -74,7 +74,7 @@ def load_rows(path: str) -> tuple[list[str], list[dict[str, str]]]:
 
 def varying_columns(header: Sequence[str], rows: Sequence[dict[str, str]]) -> list[str]:
     """Scenario columns that take more than one value, one per group of columns that vary together."""
-    from tinysim_gym.sweep import SCENARIO_COLUMNS
+    from tinysim_gym.experiments.sweep import SCENARIO_COLUMNS
 
     cands = [c for c in ("scenario", *SCENARIO_COLUMNS) if c in header]
     groups: dict[tuple[int, ...], str] = {}

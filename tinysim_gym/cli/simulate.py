@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from tinysim_gym.cli.common import add_scenario_args, dumps, parse_params, progress_bar, scenario_from_args
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 DEFAULTS: dict[str, Any] = {

@@ -63,7 +63,7 @@ def _bar(desc: str) -> tuple[Any, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Expand the sweep, run the unfinished cells, write the table and print a summary."""
-    from tinysim_gym.sweep import check_backend, load_sweep, run_sweep
+    from tinysim_gym.experiments.sweep import check_backend, load_sweep, run_sweep
 
     check_backend(args.backend, args.processes, args.address)
     if args.ship_code and args.backend != "ray":

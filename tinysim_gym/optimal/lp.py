@@ -55,9 +55,9 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 from tinysim_gym.config import ScenarioConfig, load_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 _REL = 1e-9  # relative slack that counts a constraint as binding / keeps the second LP stage feasible

@@ -1,9 +1,9 @@
 """Gymnasium environment ``TinySim-v0``: the battery-powered TinyML device as an RL problem.
 
-The env is thin glue over :class:`tinysim_gym.engine.Engine`: one ``step`` serves the waiting sample with the
+The env is thin glue over :class:`tinysim_gym.core.engine.Engine`: one ``step`` serves the waiting sample with the
 chosen model and lets the engine jump to the next decision (a sample waits and the chip is free). The few
 per-decision extras (reward counts, the recent-drops window, the observation) run in one small numba kernel
-shared with the batched :mod:`tinysim_gym.vector_env`, so both give identical numbers.
+shared with the batched :mod:`tinysim_gym.envs.vector_env`, so both give identical numbers.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 from gymnasium import spaces
 from numba import njit
 
-from tinysim_gym import kernels as K
+from tinysim_gym.core import kernels as K
 from tinysim_gym.config import ScenarioConfig, load_scenario, sample_scenario
-from tinysim_gym.engine import Engine
+from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import ConfigError, TinySimError
 
 #: Scenario fields that may be given directly to the env (``gym.make(..., battery={...})``) as overrides.

@@ -469,7 +469,7 @@ def builtin_root() -> Path:
             return root
     except ModuleNotFoundError:
         pass
-    return Path(__file__).resolve().parent.parent / "configs"
+    return Path(__file__).resolve().parents[2] / "configs"
 
 
 def builtin_names(kind: str) -> list[str]:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinysim_gym.atomic import write_bytes, write_text
-from tinysim_gym.bound import bound
+from tinysim_gym.optimal.lp import bound
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.errors import TinySimError
 
@@ -95,7 +95,7 @@ def _run_task(
 ) -> tuple[dict[str, Any], dict[str, Any] | None, float]:
     """One episode (in a worker): metrics, optional usage timeline, seconds."""
     import baselines
-    from tinysim_gym.engine import Engine
+    from tinysim_gym.core.engine import Engine
 
     t0 = time.perf_counter()
     chunk = 1 << 16
@@ -192,7 +192,7 @@ def compare(
         ``weighted_accuracy_std``), ``model_counts`` holds the mean count per model, any other value is
         kept when all seeds agree and becomes the list of distinct values otherwise, and ``seeds`` says
         how many runs were averaged. The last row is the bound (``policy = "bound"``,
-        :meth:`~tinysim_gym.bound.BoundResult.as_row`).
+        :meth:`~tinysim_gym.optimal.lp.BoundResult.as_row`).
 
     Raises:
         TinySimError: unknown policy or bad parameters (checked before anything runs).

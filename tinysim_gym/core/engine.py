@@ -1,7 +1,7 @@
 """The simulation engine: one decision at a time (``reset``, ``step``), or a whole run with a selector.
 
 The engine turns a :class:`~tinysim_gym.config.ScenarioConfig` into the flat arrays of
-:mod:`tinysim_gym.kernels` and feeds them arrival ticks in chunks. It is also the *decision view* handed to
+:mod:`tinysim_gym.core.kernels` and feeds them arrival ticks in chunks. It is also the *decision view* handed to
 selectors: at a decision point its properties (``soc``, ``queue``, ``tick``, ``dropped``, ...) describe the
 device, and ``step(model)`` serves the waiting sample and jumps to the next decision.
 
@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinysim_gym import kernels as K
-from tinysim_gym.arrivals import (
+from tinysim_gym.core import kernels as K
+from tinysim_gym.core.arrivals import (
     ArrivalStream,
     GeometricStream,
     JitteredPeriodicStream,

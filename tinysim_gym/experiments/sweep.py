@@ -541,7 +541,7 @@ def _check_policies_fit(policies: Sequence[Policy], cells: Sequence[Cell]) -> No
     message in the table's ``error`` column.
     """
     import baselines
-    from tinysim_gym.engine import Engine
+    from tinysim_gym.core.engine import Engine
 
     scenarios: dict[str, ScenarioConfig] = {}
     for c in cells:
@@ -588,7 +588,7 @@ def run_cell(cell: Cell) -> Result:
     An error that belongs to the cell (a policy that does not fit the scenario's model set) is recorded in
     the table's ``error`` column instead of stopping the sweep.
     """
-    from tinysim_gym.engine import Engine
+    from tinysim_gym.core.engine import Engine
 
     try:
         if cell.policy.agent is not None:

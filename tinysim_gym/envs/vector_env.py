@@ -1,9 +1,9 @@
 """Batched TinySim: many engine copies stepped in one compiled call (a Gymnasium ``VectorEnv``, an SB3 ``VecEnv``).
 
 :class:`TinySimVectorEnv` keeps the state of its ``num_envs`` engines as the rows of 2-D arrays (each
-:class:`~tinysim_gym.engine.Engine` keeps a view of its row, so its properties and ``metrics()`` stay
-valid) and steps all rows with one numba kernel (:func:`tinysim_gym.env.batch_step`, built on the per-env
-kernel of :class:`~tinysim_gym.env.TinySimEnv`): sub-env ``i`` reset with seed ``s`` gives exactly the
+:class:`~tinysim_gym.core.engine.Engine` keeps a view of its row, so its properties and ``metrics()`` stay
+valid) and steps all rows with one numba kernel (:func:`tinysim_gym.envs.env.batch_step`, built on the per-env
+kernel of :class:`~tinysim_gym.envs.env.TinySimEnv`): sub-env ``i`` reset with seed ``s`` gives exactly the
 observations, rewards and metrics of ``TinySimEnv`` reset with seed ``s``. Python only runs for the rare events: an
 engine's arrival buffer running out (a refill) and an episode ending (metrics, autoreset).
 
@@ -24,9 +24,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from tinysim_gym import kernels as K
-from tinysim_gym.engine import Engine
-from tinysim_gym.env import CHUNK, EnvSettings, batch_step, env_first, env_resume, mask_inputs, split_kwargs
+from tinysim_gym.core import kernels as K
+from tinysim_gym.core.engine import Engine
+from tinysim_gym.envs.env import CHUNK, EnvSettings, batch_step, env_first, env_resume, mask_inputs, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
 
 
@@ -36,7 +36,7 @@ def _reward_py(pf: np.ndarray, k: int, credited: int, drops: int, drop_penalty: 
 
 
 class TinySimVectorEnv(VectorEnv):
-    """``num_envs`` copies of :class:`~tinysim_gym.env.TinySimEnv` stepped by one compiled kernel.
+    """``num_envs`` copies of :class:`~tinysim_gym.envs.env.TinySimEnv` stepped by one compiled kernel.
 
     Spaces, observations, rewards and episode ends are those of ``TinySimEnv`` (same config keys).
     ``action_space`` is ``MultiDiscrete([n_models] * num_envs)``; :meth:`action_masks` returns a

@@ -9,7 +9,7 @@ TinySim-load-v0     usps-l476-async1                load: interval 1 ms, until d
 TinySim-sync1-v0    sync_1                          the published sync case (seed-compatible)
 ==================  ==============================  ===================================================
 
-Every id has ``vector_entry_point`` :class:`tinysim_gym.vector_env.TinySimVectorEnv`, so
+Every id has ``vector_entry_point`` :class:`tinysim_gym.envs.vector_env.TinySimVectorEnv`, so
 ``gym.make_vec(id, num_envs=N)`` steps all copies in one compiled call (``vectorization_mode="sync"``
 gives Gymnasium's ``SyncVectorEnv`` instead).
 """
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import gymnasium as gym
 
-ENTRY_POINT = "tinysim_gym.env:TinySimEnv"
-VECTOR_ENTRY_POINT = "tinysim_gym.vector_env:TinySimVectorEnv"
+ENTRY_POINT = "tinysim_gym.envs.env:TinySimEnv"
+VECTOR_ENTRY_POINT = "tinysim_gym.envs.vector_env:TinySimVectorEnv"
 
 #: id -> keyword arguments of the registered env
 ENV_IDS: dict[str, dict[str, str]] = {

@@ -2,7 +2,7 @@
 
 Time is counted in integer ticks of ``timebase`` ms, but nothing here walks ticks: each kernel call jumps
 from event to event (an arrival, the chip becoming free, a decision, depletion, the horizon), charging
-whole runs of identical ticks at once (:mod:`tinysim_gym.discharge`). Cost grows with arrivals and
+whole runs of identical ticks at once (:mod:`tinysim_gym.core.discharge`). Cost grows with arrivals and
 decisions only.
 
 Two machines share the arrays:
@@ -15,7 +15,7 @@ Two machines share the arrays:
   is charged the inference current for the model's latency (rounded up to ticks) plus idle current for
   ``min_interval * timebase`` ms, while a single tick of time passes.
 
-The public Python face of these kernels is :class:`tinysim_gym.engine.Engine`.
+The public Python face of these kernels is :class:`tinysim_gym.core.engine.Engine`.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tinysim_gym.discharge import exact_run, seed_run
-from tinysim_gym.fuzzy import fuzzy_index_kernel, fuzzy_output
+from tinysim_gym.core.discharge import exact_run, seed_run
+from tinysim_gym.core.fuzzy import fuzzy_index_kernel, fuzzy_output
 
 # ---- status codes returned by the kernels
 NEED_ARRIVALS = 0

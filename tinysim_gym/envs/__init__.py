@@ -1,0 +1,1 @@
+"""Gymnasium glue: the single env, the batched vector env and the registered ids."""

@@ -1,0 +1,1 @@
+"""Many runs into one table: compare, sweeps, their backends, tables and figures."""

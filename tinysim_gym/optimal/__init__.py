@@ -1,0 +1,1 @@
+"""Optimal-policy references: the fluid LP bound on weighted accuracy."""
