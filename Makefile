@@ -19,10 +19,12 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check tinysim_gym baselines agents tests benchmarks
+	$(BIN)/lint-imports --no-cache
 
 demo: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
