@@ -1,21 +1,35 @@
 """tinysim-gym: a battery-powered TinyML microcontroller as a Gymnasium environment.
 
-Importing the package registers the Gymnasium ids (``TinySim-v0`` and named variants) when gymnasium is
-installed; the simulation core (:mod:`tinysim_gym.core.engine`) itself imports no gymnasium.
+Importing the package registers the Gymnasium ids (``TinySim-v0`` and named variants). The engine and the
+configs are loaded on first use (``tinysim_gym.Engine``, ``tinysim_gym.load_scenario``), so that a command
+that needs neither (``tinysim --help``) starts without compiling or loading numba.
 """
 
-from tinysim_gym._numba_cache import use_source_keyed_cache
+from __future__ import annotations
 
-use_source_keyed_cache()  # before any numba function of the project is compiled or loaded
+from typing import TYPE_CHECKING
 
-from tinysim_gym.config import ScenarioConfig, load_scenario  # noqa: E402
-from tinysim_gym.core.engine import Engine, run  # noqa: E402
-from tinysim_gym.errors import ConfigError, TinySimError  # noqa: E402
+from tinysim_gym.envs import registration as _registration  # noqa: F401 - registers the ids
+from tinysim_gym.errors import ConfigError, TinySimError
+
+if TYPE_CHECKING:
+    from tinysim_gym.config import ScenarioConfig, load_scenario
+    from tinysim_gym.core.engine import Engine, run
 
 __all__ = ["ConfigError", "Engine", "ScenarioConfig", "TinySimError", "load_scenario", "run"]
 __version__ = "0.1.0"
 
-try:  # registration lives beside the env; the core works without gymnasium
-    from tinysim_gym.envs import registration as _registration  # noqa: F401
-except ImportError:  # pragma: no cover - gymnasium missing
-    pass
+_LAZY = {
+    "Engine": "tinysim_gym.core.engine",
+    "run": "tinysim_gym.core.engine",
+    "ScenarioConfig": "tinysim_gym.config",
+    "load_scenario": "tinysim_gym.config",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tinysim_gym' has no attribute {name!r}")

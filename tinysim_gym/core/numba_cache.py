@@ -18,7 +18,7 @@ PACKAGES = ("tinysim_gym", "baselines", "agents")
 
 def source_hash() -> str:
     """Hash of the project's Python sources, as installed beside this package."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     h = hashlib.sha256()
     for pkg in PACKAGES:
         for path in sorted((root / pkg).rglob("*.py")):
