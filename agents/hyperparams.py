@@ -8,7 +8,7 @@ section, and a scenario section is merged over ``default`` (one level deep for t
 key                meaning
 =================  ======================================================================================
 policy             SB3 policy name (``MlpPolicy``)
-n_envs             parallel environments (the batched :class:`~tinysim_gym.envs.vector_env.TinySimVecEnv`)
+n_envs             parallel environments (the batched :class:`~agents.vec_env.TinySimVecEnv`)
 n_timesteps        training steps (agent steps: one step serves ``decisions_per_step`` decisions); YAML
                    floats such as ``!!float 1e6`` or ``"1e6"`` are accepted
 env_kwargs         the env config (:meth:`tinysim_gym.envs.env.TinySimEnv.default_config`): ``decisions_per_step``,
