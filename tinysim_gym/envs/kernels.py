@@ -160,12 +160,13 @@ def batch_step(ST2, FS2, PI2, PF2, ARR2, WK2, OBS2, actions, reps, drop_penalty,
         if r[0] == K.NEED_ARRIVALS:
             need += 1
         else:
-            rew[i] = _reward(PF2[i], k, r[1], r[2], drop_penalty)
+            rew[i] = step_reward(PF2[i], k, r[1], r[2], drop_penalty)
     return need
 
 
 @njit(cache=True, inline="always")
-def _reward(PF, k, credited, drops, drop_penalty):
+def step_reward(PF, k, credited, drops, drop_penalty):
+    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty."""
     acc = credited * (PF[K.F_ACC + k] / 100.0)
     if drops and drop_penalty:
         return acc + -(drop_penalty * drops)

@@ -27,14 +27,9 @@ from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import mask_inputs
-from tinysim_gym.envs.kernels import batch_step, env_first, env_resume
+from tinysim_gym.envs.kernels import batch_step, env_first, env_resume, step_reward
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
-
-
-def _reward_py(pf: np.ndarray, k: int, credited: int, drops: int, drop_penalty: float) -> float:
-    acc = credited * (float(pf[K.F_ACC + k]) / 100.0)
-    return acc + (-(drop_penalty * drops) if drops and drop_penalty else 0.0)
 
 
 class TinySimVectorEnv(VectorEnv):
@@ -257,7 +252,7 @@ class TinySimVectorEnv(VectorEnv):
                         self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.ARR[i], self.WK[i], self.OBS[i]
                     )
                 st[i] = res[0]
-                rew[i] = _reward_py(self.PF[i], int(a[i]), res[1], res[2], dp)
+                rew[i] = step_reward(self.PF[i], int(a[i]), res[1], res[2], dp)
         term = st == K.DONE
         if any_waiting:
             term &= ~waiting
