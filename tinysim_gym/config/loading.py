@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,6 +24,9 @@ from tinysim_gym.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_Part = TypeVar("_Part", BoardConfig, ProfileConfig)
 
 KINDS = ("boards", "profiles", "scenarios", "agents")
 """The kinds of built-in config, one folder each under :func:`builtin_root`."""
@@ -90,7 +93,7 @@ def _format_validation(err: ValidationError, what: str) -> str:
     return f"{where}: {msg}{shown}{tail}"
 
 
-def validate(model: type[BaseModel], data: Mapping[str, Any], what: str) -> Any:
+def validate(model: type[_Model], data: Mapping[str, Any], what: str) -> _Model:
     """Validate ``data`` as ``model``; raise :class:`ConfigError` with a one-line message on failure."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"{what}: expected a mapping of keys to values, got {type(data).__name__}")
@@ -141,7 +144,7 @@ def resolve_ref(kind: str, ref: str) -> tuple[str, dict[str, Any]]:
     return ref, read_mapping(builtin_root() / kind / f"{ref}.yaml", what)
 
 
-def _load_part(model: type[BaseModel], kind: str, ref: Any) -> Any:
+def _load_part(model: type[_Part], kind: str, ref: str | Mapping[str, Any] | _Part) -> _Part:
     """A board or profile from a built-in name, a path (YAML or the original JSON) or an inline mapping."""
     if isinstance(ref, model):
         return ref
