@@ -42,8 +42,8 @@ def make_vec_env(algo: str, hp: Mapping[str, Any], scenario: Any, n_envs: int, s
     """
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
 
+    from agents.vec_env import TinySimVecEnv
     from tinysim_gym.envs.env import TinySimEnv
-    from tinysim_gym.envs.vector_env import TinySimVecEnv
 
     cfg = env_config(scenario, hp)
     gamma = algo_gamma(algo, hp)

@@ -8,7 +8,7 @@ section, and a scenario section is merged over ``default`` (one level deep for t
 key                meaning
 =================  ======================================================================================
 policy             SB3 policy name (``MlpPolicy``)
-n_envs             parallel environments (the batched :class:`~tinysim_gym.envs.vector_env.TinySimVecEnv`)
+n_envs             parallel environments (the batched :class:`~agents.vec_env.TinySimVecEnv`)
 n_timesteps        training steps (agent steps: one step serves ``decisions_per_step`` decisions); YAML
                    floats such as ``!!float 1e6`` or ``"1e6"`` are accepted
 env_kwargs         the env config (:meth:`tinysim_gym.envs.env.TinySimEnv.default_config`): ``decisions_per_step``,
@@ -31,7 +31,6 @@ algorithm argument that accepts a schedule (``learning_rate``, ``clip_range``, `
 
 from __future__ import annotations
 
-import copy
 import importlib
 import inspect
 import math
@@ -41,7 +40,7 @@ from typing import Any
 
 import yaml
 
-from tinysim_gym.config import builtin_names, builtin_root, read_mapping
+from tinysim_gym.config import builtin_names, builtin_root, deep_merge, read_mapping
 from tinysim_gym.errors import ConfigError, TinySimError
 
 #: algorithm name -> (module, class)
@@ -150,22 +149,11 @@ def select_section(raw: Mapping[str, Any], scenario: str, where: str) -> dict[st
             raise ConfigError(f"{where}.{key}: expected a mapping of hyperparameters, got {type(value).__name__}")
     base = dict(raw.get("default", {}))
     if scenario in raw:
-        base = merge(base, raw[scenario])
+        base = deep_merge(base, raw[scenario], depth=1)
     elif "default" not in raw:
         sections = ", ".join(k for k in raw) or "none"
         raise ConfigError(f"{where}: no section for scenario {scenario!r} and no 'default' section (has: {sections})")
     return base
-
-
-def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` merged over ``base``; mapping values are merged one level deep."""
-    out = copy.deepcopy(dict(base))
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = {**out[k], **copy.deepcopy(dict(v))}
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -268,7 +256,7 @@ def validate(algo: str, hp: Mapping[str, Any], where: str = "hyperparams") -> di
     algo = canonical_algo(algo)
     cls = algo_class(algo)
     allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs", "args")]
-    out = merge(DEFAULTS, {})
+    out = deep_merge(DEFAULTS, {}, depth=1)
     for key, value in hp.items():
         if not isinstance(key, str):
             raise ConfigError(f"{where}: key {key!r} is not a string")
@@ -340,5 +328,5 @@ def load(algo: str, scenario: str, file: str | Path | None = None,
     path, raw = read_file(file if file is not None else algo)
     hp = select_section(raw, scenario, "hyperparams")
     if overrides:
-        hp = merge(hp, overrides)
+        hp = deep_merge(hp, overrides, depth=1)
     return validate(algo, hp, f"hyperparams[{path.name}:{scenario if scenario in raw else 'default'}]"), path

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from agents.vec_env import TinySimVecEnv
 from tinysim_gym.core import kernels as K
 from tinysim_gym.errors import ConfigError
 
@@ -64,7 +65,7 @@ class ObjectiveReward(VecEnvWrapper):
         if self.battery_potential and venv.observation_space.shape != (len(feature_names(venv)),):
             raise ConfigError("ObjectiveReward: wrap the env's own observations (put it before SelectFeatures)")
         inner = getattr(venv, "unwrapped", venv)
-        self._batched = inner if hasattr(inner, "venv") and hasattr(inner.venv, "ST") else None
+        self._batched = inner if isinstance(inner, TinySimVecEnv) else None
         n = self.num_envs
         self._counted = np.zeros(n, dtype=np.float64)
         self._phi = np.zeros(n, dtype=np.float64)

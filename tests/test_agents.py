@@ -337,9 +337,9 @@ def test_builtin_hyperparameter_files_validate():
 def test_objective_reward_return_is_affine_in_weighted_accuracy(workdir, batched):
     from stable_baselines3.common.vec_env import DummyVecEnv
 
+    from agents.vec_env import TinySimVecEnv
     from agents.wrappers import ObjectiveReward, SelectFeatures
     from tinysim_gym.envs.env import TinySimEnv
-    from tinysim_gym.envs.vector_env import TinySimVecEnv
 
     cfg = {"scenario": str(workdir / "tiny.yaml"), "decisions_per_step": 16}
     inner = TinySimVecEnv(3, cfg) if batched else DummyVecEnv([lambda: TinySimEnv(cfg)] * 3)

@@ -196,8 +196,9 @@ def test_predict_on_vector_envs():
     assert actions.shape == (2,) and state is None
     rewards, _ = evaluate_policy(policy, venv, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2
-    vec = pytest.importorskip("tinysim_gym.envs.vector_env")
-    batched = vec.TinySimVecEnv(2, {"scenario": "usps-l476-async-horizon", **SHORT})
+    from agents.vec_env import TinySimVecEnv
+
+    batched = TinySimVecEnv(2, {"scenario": "usps-l476-async-horizon", **SHORT})
     rewards, _ = evaluate_policy(make("budget", batched), batched, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2
 

@@ -1,13 +1,27 @@
 """Scenario configuration: the validated schema, randomisation, and loading of built-in or user files.
 
 Everything the simulation needs about a device and its workload comes through here as an immutable
-pydantic model; nothing below this room knows about files.
+pydantic model; nothing below this room knows about files. The room: :mod:`~tinysim_gym.config.schema` (the
+models), :mod:`~tinysim_gym.config.randomize` (domain randomisation), :mod:`~tinysim_gym.config.guards`
+(file guards) and :mod:`~tinysim_gym.config.loading` (names, files, overrides and error messages).
 """
 
-from tinysim_gym.config.schema import (
+from tinysim_gym.config.guards import MAX_FILE_BYTES, read_csv_columns, read_mapping
+from tinysim_gym.config.loading import (
     KINDS,
-    MAX_FILE_BYTES,
-    RANDOMIZABLE,
+    builtin_names,
+    builtin_root,
+    deep_merge,
+    load_board,
+    load_profile,
+    load_scenario,
+    resolve_ref,
+    sample_scenario,
+    scenario_from_mapping,
+    validate,
+)
+from tinysim_gym.config.randomize import RANDOMIZABLE
+from tinysim_gym.config.schema import (
     BatteryConfig,
     BoardConfig,
     HarvesterConfig,
@@ -16,17 +30,6 @@ from tinysim_gym.config.schema import (
     ProfileConfig,
     ScenarioConfig,
     WorkloadConfig,
-    builtin_names,
-    builtin_root,
-    load_board,
-    load_profile,
-    load_scenario,
-    read_csv_columns,
-    read_mapping,
-    resolve_ref,
-    sample_scenario,
-    scenario_from_mapping,
-    validate,
 )
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "WorkloadConfig",
     "builtin_names",
     "builtin_root",
+    "deep_merge",
     "load_board",
     "load_profile",
     "load_scenario",

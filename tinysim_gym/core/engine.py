@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tinysim_gym.config import ScenarioConfig, read_csv_columns
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.arrivals import (
     ArrivalStream,
@@ -32,7 +33,6 @@ from tinysim_gym.core.arrivals import (
     SeedCompatStream,
     TraceStream,
 )
-from tinysim_gym.config import ScenarioConfig, read_csv_columns
 from tinysim_gym.errors import TinySimError
 
 MS_PER_HOUR = 3600 * 1000
@@ -183,18 +183,39 @@ class Engine:
         self.ST, self.FS = K.empty_state(self.n_models, w.buffer_size)
         self.FS[K.G_R] = self.initial_mah
         if self.stream is not None:
-            self._refill()
+            self.refill_arrivals()
         self._status = self._drive(K.advance(self.ST, self.FS, self.PI, self.PF, self.arr))
         return self._status == K.DECISION
 
-    def _refill(self) -> None:
+    def refill_arrivals(self) -> None:
+        """Load the next chunk of arrival ticks into ``arr``, after a kernel returned ``NEED_ARRIVALS``.
+
+        The envs drive the arrays with their own kernels and call this when those run out of arrivals.
+        """
         assert self.stream is not None
         self.ST[K.S_AN] = self.stream.fill(self.arr)
         self.ST[K.S_AI] = 0
 
+    def set_status(self, status: int) -> None:
+        """Record the status (``DECISION`` or ``DONE``) an outside kernel returned after moving the arrays.
+
+        The decision view (``decision_pending``, ``done``, ``tick``, ``step``) reads it; the single env
+        calls this after each of its kernel calls.
+        """
+        self._status = status
+
+    def sync_status(self) -> int:
+        """Read the status from the state arrays after outside kernels moved them, and return it.
+
+        ``DECISION`` when a sample waits, else ``DONE`` (only valid between kernel calls, not after one
+        that returned ``NEED_ARRIVALS``). The batched env calls this before it hands out an engine.
+        """
+        self._status = K.DECISION if self.ST[K.S_PHASE] == K.P_DECIDE else K.DONE
+        return self._status
+
     def _drive(self, status: int) -> int:
         while status == K.NEED_ARRIVALS:
-            self._refill()
+            self.refill_arrivals()
             status = K.advance(self.ST, self.FS, self.PI, self.PF, self.arr)
         return status
 
@@ -251,7 +272,7 @@ class Engine:
             while status != K.DONE:
                 status = call()
                 if status == K.NEED_ARRIVALS:
-                    self._refill()
+                    self.refill_arrivals()
                     if progress is not None:
                         progress(self.used_fraction)
                 elif status == K.NEED_MORE:

@@ -2,14 +2,13 @@
 
 :class:`TinySimVectorEnv` keeps the state of its ``num_envs`` engines as the rows of 2-D arrays (each
 :class:`~tinysim_gym.core.engine.Engine` keeps a view of its row, so its properties and ``metrics()`` stay
-valid) and steps all rows with one numba kernel (:func:`tinysim_gym.envs.env.batch_step`, built on the per-env
+valid) and steps all rows with one numba kernel (:func:`tinysim_gym.envs.kernels.batch_step`, built on the per-env
 kernel of :class:`~tinysim_gym.envs.env.TinySimEnv`): sub-env ``i`` reset with seed ``s`` gives exactly the
 observations, rewards and metrics of ``TinySimEnv`` reset with seed ``s``. Python only runs for the rare events: an
 engine's arrival buffer running out (a refill) and an episode ending (metrics, autoreset).
 
-The SB3 adapter ``TinySimVecEnv`` (created on first access, so importing this module does not import
-stable-baselines3 / torch) wraps it with same-step autoreset, ``terminal_observation`` infos and
-``action_masks`` for sb3-contrib's MaskablePPO.
+The SB3 adapter over it (same-step autoreset, ``terminal_observation`` infos, ``action_masks`` for
+sb3-contrib's MaskablePPO) is ``agents.vec_env.TinySimVecEnv``: this room does not depend on stable-baselines3.
 """
 
 from __future__ import annotations
@@ -24,15 +23,13 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
-from tinysim_gym.envs.env import CHUNK, EnvSettings, batch_step, env_first, env_resume, mask_inputs, split_kwargs
+from tinysim_gym.envs.actions import mask_inputs
+from tinysim_gym.envs.kernels import batch_step, env_first, env_resume, step_reward
+from tinysim_gym.envs.settings import CHUNK, EnvSettings, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
-
-
-def _reward_py(pf: np.ndarray, k: int, credited: int, drops: int, drop_penalty: float) -> float:
-    acc = credited * (float(pf[K.F_ACC + k]) / 100.0)
-    return acc + (-(drop_penalty * drops) if drops and drop_penalty else 0.0)
 
 
 class TinySimVectorEnv(VectorEnv):
@@ -111,7 +108,7 @@ class TinySimVectorEnv(VectorEnv):
 
     # ------------------------------------------------------------------ state rows
 
-    def _set_scenario(self, scenario: Any) -> None:
+    def _set_scenario(self, scenario: ScenarioConfig) -> None:
         n = self.num_envs
         self.scenario = scenario
         self.engines = [Engine(scenario, chunk=self.chunk) for _ in range(n)]
@@ -173,7 +170,7 @@ class TinySimVectorEnv(VectorEnv):
     def engine(self, i: int) -> Engine:
         """Sub-env ``i``'s engine, its status brought up to date (a decision view for selectors)."""
         eng = self.engines[i]
-        eng._status = K.DECISION if eng.ST[K.S_PHASE] == K.P_DECIDE else K.DONE
+        eng.sync_status()
         return eng
 
     # ------------------------------------------------------------------ gymnasium vector API
@@ -219,10 +216,14 @@ class TinySimVectorEnv(VectorEnv):
             raise gym.error.InvalidAction(f"actions: model indices must be in 0..{n - 1}, got {a.min()}..{a.max()}")
         return a.astype(np.int64, copy=False)
 
-    def _step_core(self, actions: Any):
-        """Step all sub-envs; returns ``(rewards, terminated, truncated, ended)``, observations in ``self.OBS``.
+    def step_raw(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, np.ndarray, dict[str, Any]]]]:
+        """Step all sub-envs without packing Gymnasium infos (the SB3 adapter packs its own).
 
-        ``ended`` lists ``(i, final_obs, final_info)`` for each sub-env whose episode ended in this step.
+        Returns:
+            ``(rewards, terminated, truncated, ended)``; the observations are in ``self.OBS``. ``ended``
+            lists ``(i, final_obs, final_info)`` for each sub-env whose episode ended in this step.
         """
         a = self._actions(actions)
         if not self._started.all():
@@ -246,12 +247,12 @@ class TinySimVectorEnv(VectorEnv):
                 eng = self.engines[i]
                 res = (K.NEED_ARRIVALS,)
                 while res[0] == K.NEED_ARRIVALS:
-                    eng._refill()
+                    eng.refill_arrivals()
                     res = env_resume(
                         self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.ARR[i], self.WK[i], self.OBS[i]
                     )
                 st[i] = res[0]
-                rew[i] = _reward_py(self.PF[i], int(a[i]), res[1], res[2], dp)
+                rew[i] = step_reward(self.PF[i], int(a[i]), res[1], res[2], dp)
         term = st == K.DONE
         if any_waiting:
             term &= ~waiting
@@ -277,7 +278,7 @@ class TinySimVectorEnv(VectorEnv):
 
     def step(self, actions: Any):
         """Step every sub-env with its action; returns ``(obs, rewards, terminated, truncated, infos)``."""
-        rew, term, trunc, ended = self._step_core(actions)
+        rew, term, trunc, ended = self.step_raw(actions)
         infos: dict[str, Any] = {}
         for i, final_obs, final_info in ended:
             if self.autoreset_mode == AutoresetMode.SAME_STEP:
@@ -308,108 +309,3 @@ class TinySimVectorEnv(VectorEnv):
             eng.ST = self.ST[i, : len(eng.ST)]
             eng.FS = self.FS[i, : len(eng.FS)]
             eng.arr = self.ARR[i]
-
-
-# --------------------------------------------------------------------------------------------- SB3
-
-
-def _make_sb3_vec_env() -> type:
-    from stable_baselines3.common.vec_env.base_vec_env import VecEnv
-
-    class TinySimVecEnv(VecEnv):
-        """Stable-Baselines3 ``VecEnv`` over :class:`TinySimVectorEnv` (same-step autoreset).
-
-        ``infos[i]`` is empty except when sub-env ``i``'s episode ends: then it holds
-        ``terminal_observation``, ``TimeLimit.truncated`` and ``episode_metrics``. ``env_method("action_masks")``
-        serves sb3-contrib's MaskablePPO; ``get_attr("engine")`` returns the sub-envs' engines.
-
-        Args:
-            num_envs: number of sub-environments.
-            config: env config; keyword arguments (env config, scenario overrides, ``max_episode_steps``,
-                ``chunk``) are passed to :class:`TinySimVectorEnv`.
-            venv: an existing same-step :class:`TinySimVectorEnv` to wrap instead.
-        """
-
-        def __init__(
-            self,
-            num_envs: int = 1,
-            config: Mapping[str, Any] | None = None,
-            *,
-            venv: TinySimVectorEnv | None = None,
-            **kwargs: Any,
-        ) -> None:
-            if venv is None:
-                venv = TinySimVectorEnv(num_envs, config, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs)
-            elif venv.autoreset_mode != AutoresetMode.SAME_STEP:
-                raise TinySimError("venv: the SB3 adapter needs a TinySimVectorEnv with autoreset_mode SAME_STEP")
-            self.venv = venv
-            self._actions: np.ndarray | None = None
-            super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
-
-        def reset(self) -> np.ndarray:
-            seeds = self._seeds if any(s is not None for s in self._seeds) else None
-            opts = [o for o in self._options if o]
-            options = opts[0] if opts else None
-            if any(o != options for o in opts):
-                raise TinySimError("set_options: the batched env takes the same options for every sub-env")
-            obs, _ = self.venv.reset(seed=seeds, options=options)
-            self._reset_seeds()
-            self._reset_options()
-            self.reset_infos = [{} for _ in range(self.num_envs)]
-            return obs
-
-        def step_async(self, actions: np.ndarray) -> None:
-            self._actions = actions
-
-        def step_wait(self):
-            if self._actions is None:
-                raise TinySimError("step_wait() called without step_async()")
-            actions, self._actions = self._actions, None
-            rew, term, trunc, ended = self.venv._step_core(np.asarray(actions).reshape(self.num_envs))
-            infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
-            for i, final_obs, final_info in ended:
-                infos[i] = {
-                    "terminal_observation": final_obs,
-                    "TimeLimit.truncated": bool(trunc[i] and not term[i]),
-                    **final_info,
-                }
-            return self.venv.OBS.copy(), rew.astype(np.float32), term | trunc, infos
-
-        def close(self) -> None:
-            self.venv.close()
-
-        def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-            idx = list(self._get_indices(indices))
-            if attr_name == "engine":
-                return [self.venv.engine(i) for i in idx]
-            value = getattr(self.venv, attr_name)
-            return [value for _ in idx]
-
-        def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-            raise AttributeError(f"set_attr({attr_name!r}): the batched TinySim env shares its attributes")
-
-        def env_method(self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any):
-            idx = list(self._get_indices(indices))
-            if method_name == "action_masks":
-                masks = self.venv.action_masks()
-                return [masks[i] for i in idx]
-            raise AttributeError(f"env_method({method_name!r}): only 'action_masks' is available per sub-env")
-
-        def env_is_wrapped(self, wrapper_class: type, indices: Any = None) -> list[bool]:
-            return [False for _ in self._get_indices(indices)]
-
-        def action_masks(self) -> np.ndarray:
-            """``(num_envs, n_models)`` bool mask (see :meth:`TinySimVectorEnv.action_masks`)."""
-            return self.venv.action_masks()
-
-    TinySimVecEnv.__module__ = __name__
-    TinySimVecEnv.__qualname__ = "TinySimVecEnv"
-    return TinySimVecEnv
-
-
-def __getattr__(name: str) -> Any:
-    if name == "TinySimVecEnv":
-        cls = _make_sb3_vec_env()
-        globals()[name] = cls
-        return cls
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

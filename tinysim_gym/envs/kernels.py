@@ -1,0 +1,174 @@
+"""The env's compiled kernels: one env step over the engine's arrays, and a whole batch of them.
+
+Each env owns an int64 *work row* ``WK`` beside the engine's state (``ST``, ``FS``) and parameters (``PI``,
+``PF``): control words for the step in progress, then a ring of ``(tick, arrivals, dropped)`` per recent
+decision, from which the observation's drop window and arrival rate are read. :class:`TinySimEnv` calls
+:func:`env_step` for one env; :class:`TinySimVectorEnv` calls :func:`batch_step` over 2-D arrays whose rows
+are the same layouts, so both give identical numbers.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from tinysim_gym.core import kernels as K
+
+# ---- per-env int64 work row: control words, then a ring of (tick, arrivals, dropped) per recent decision
+W_LEFT = 0  # decisions left in the current step
+W_MODEL = 1  # model serving the current step
+W_PHASE = 2  # 0: the next kernel call applies the model, 1: it resumes advancing (after a refill)
+W_INF0 = 3  # credited inferences (served, minus deadline misses) at the start of the step
+W_DROP0 = 4  # dropped samples at the start of the step
+W_POS = 5  # next ring slot to write = the oldest entry (the window's start)
+W_WIN = 6  # ring slots: window length (decisions) + 1
+W_FLAGS = 7  # optional features: 1 horizon fraction, 2 last action, 4 arrival rate
+W_RING = 8
+
+FLAG_HORIZON = 1
+FLAG_LAST_ACTION = 2
+FLAG_ARRIVAL_RATE = 4
+
+
+@njit(cache=True, inline="always")
+def _now(ST):
+    """Tick of the pending decision, or of the end."""
+    if ST[K.S_PHASE] == K.P_DECIDE:
+        return ST[K.S_T]
+    return ST[K.S_END] if ST[K.S_END] >= 0 else ST[K.S_FREE]
+
+
+@njit(cache=True, inline="always")
+def fill_obs(ST, FS, PI, PF, WK, obs):
+    """Write the observation of the current state into ``obs`` (the window's oldest entry is ``WK[W_POS]``)."""
+    t = _now(ST)
+    arrivals = ST[K.S_ARR]
+    dropped = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    base = W_RING + 3 * WK[W_POS]
+    soc = FS[K.G_R] / PF[K.F_CAP]
+    obs[0] = min(max(soc, 0.0), 1.0)
+    obs[1] = min(ST[K.S_Q] / PI[K.I_BUF], 1.0)
+    da = arrivals - WK[base + 1]
+    obs[2] = min(max((dropped - WK[base + 2]) / da, 0.0), 1.0) if da > 0 else 0.0
+    j = 3
+    flags = WK[W_FLAGS]
+    if flags & FLAG_HORIZON:
+        h = PI[K.I_H]
+        obs[j] = min(t / h, 1.0) if h > 0 else 0.0
+        j += 1
+    if flags & FLAG_LAST_ACTION:
+        obs[j] = (ST[K.S_LAST_ACTION] + 1) / PI[K.I_N]
+        j += 1
+    if flags & FLAG_ARRIVAL_RATE:
+        dt = t - WK[base]
+        obs[j] = min(da * PI[K.I_PERIOD] / dt, 1.0) if dt > 0 and da > 0 else 0.0
+
+
+@njit(cache=True, inline="always")
+def _observe(ST, FS, PI, PF, WK, obs, write):
+    """Push the current decision into the window ring; when ``write``, fill ``obs`` from the window."""
+    base = W_RING + 3 * WK[W_POS]
+    WK[base] = _now(ST)
+    WK[base + 1] = ST[K.S_ARR]
+    WK[base + 2] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    pos = WK[W_POS] + 1
+    WK[W_POS] = 0 if pos >= WK[W_WIN] else pos
+    if write:
+        fill_obs(ST, FS, PI, PF, WK, obs)
+
+
+@njit(cache=True, inline="always")
+def _result(status, ST, FS, WK):
+    dropped = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    return (
+        status,
+        ST[K.S_INF] - ST[K.S_MISSES] - WK[W_INF0],
+        dropped - WK[W_DROP0],
+        _now(ST),
+        ST[K.S_INF],
+        dropped,
+        ST[K.S_ARR],
+        ST[K.S_Q],
+        FS[K.G_R],
+        FS[K.G_ACC_SUM],
+    )
+
+
+@njit(cache=True, inline="always")
+def env_resume(ST, FS, PI, PF, arr, WK, obs):
+    """Continue the current step (after an arrival refill).
+
+    Returns:
+        ``(status, credited, new_drops, tick, inferences, dropped, arrivals, queue, remaining_mah,
+        accuracy_sum)``;
+        ``status`` is ``NEED_ARRIVALS`` (refill and call again), ``DECISION`` or ``DONE``.
+    """
+    while True:
+        if WK[W_PHASE] == 0:
+            K.apply(ST, FS, PI, PF, WK[W_MODEL])
+            WK[W_LEFT] -= 1
+            WK[W_PHASE] = 1
+        status = K.advance(ST, FS, PI, PF, arr)
+        if status == K.NEED_ARRIVALS:
+            return _result(status, ST, FS, WK)
+        WK[W_PHASE] = 0
+        last = status == K.DONE or WK[W_LEFT] <= 0
+        _observe(ST, FS, PI, PF, WK, obs, last)
+        if last:
+            return _result(status, ST, FS, WK)
+
+
+@njit(cache=True, inline="always")
+def env_step(ST, FS, PI, PF, arr, WK, obs, k, reps):
+    """One env step: serve up to ``reps`` decisions with model ``k``; see :func:`env_resume`."""
+    WK[W_LEFT] = reps
+    WK[W_MODEL] = k
+    WK[W_PHASE] = 0
+    WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
+    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    return env_resume(ST, FS, PI, PF, arr, WK, obs)
+
+
+@njit(cache=True)
+def env_first(ST, FS, PI, PF, WK, obs):
+    """After an engine reset: clear the window, write the first observation; see :func:`env_resume`."""
+    WK[W_POS] = 0
+    WK[W_PHASE] = 0
+    WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
+    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[W_RING:] = 0
+    _observe(ST, FS, PI, PF, WK, obs, True)
+    status = K.DECISION if ST[K.S_PHASE] == K.P_DECIDE else K.DONE
+    return _result(status, ST, FS, WK)
+
+
+@njit(cache=True)
+def batch_step(ST2, FS2, PI2, PF2, ARR2, WK2, OBS2, actions, reps, drop_penalty, status, rew):
+    """Step every row whose ``status`` is ``DECISION`` with its action; other rows get reward 0.
+
+    Writes each stepped row's new status (``DECISION``, ``DONE`` or ``NEED_ARRIVALS``: refill and finish it
+    with :func:`env_resume`), reward and observation. Returns the number of rows that
+    need arrivals.
+    """
+    need = 0
+    for i in range(ST2.shape[0]):
+        if status[i] != K.DECISION:
+            rew[i] = 0.0
+            continue
+        k = actions[i]
+        r = env_step(ST2[i], FS2[i], PI2[i], PF2[i], ARR2[i], WK2[i], OBS2[i], k, reps)
+        status[i] = r[0]
+        if r[0] == K.NEED_ARRIVALS:
+            need += 1
+        else:
+            rew[i] = step_reward(PF2[i], k, r[1], r[2], drop_penalty)
+    return need
+
+
+@njit(cache=True, inline="always")
+def step_reward(PF, k, credited, drops, drop_penalty):
+    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty."""
+    acc = credited * (PF[K.F_ACC + k] / 100.0)
+    if drops and drop_penalty:
+        return acc + -(drop_penalty * drops)
+    return acc + 0.0
+
