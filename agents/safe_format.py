@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -132,9 +131,20 @@ def save_safe(
 
 
 def _dumps(fields: Mapping[str, Any]) -> str:
-    """Indented JSON with each list of numbers or names on one line (a statistics vector is one line)."""
-    text = json.dumps(fields, indent=1, allow_nan=False)
-    return re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+    """Indented JSON with each list of plain values on one line (a statistics vector is one line)."""
+
+    def fmt(x: Any, depth: int) -> str:
+        pad = " " * (depth + 1)
+        if isinstance(x, Mapping) and x:
+            items = [f"{pad}{json.dumps(str(k))}: {fmt(v, depth + 1)}" for k, v in x.items()]
+        elif isinstance(x, list) and any(isinstance(v, Mapping | list) for v in x):
+            items = [pad + fmt(v, depth + 1) for v in x]
+        else:
+            return json.dumps(x, allow_nan=False)
+        opening, closing = ("{", "}") if isinstance(x, Mapping) else ("[", "]")
+        return opening + "\n" + ",\n".join(items) + "\n" + " " * depth + closing
+
+    return fmt(fields, 0) + "\n"
 
 
 def describe(model: Any, normalizer: Any = None, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:

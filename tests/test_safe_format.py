@@ -127,9 +127,11 @@ def test_loaded_agent_acts_exactly_as_the_sb3_model(tmp_path, batch, normalizer,
 def test_architectures_round_trip(tmp_path, batch, algo, kwargs):
     obs, masks = batch
     model = _model(algo, kwargs, seed=3)
-    agent = load_safe(save_safe(model, tmp_path, extra={"observation_features": ["a", "b", "c", "d"]}).weights)
+    extra = {"observation_features": ["a", "b", "c", "d"], "env_config": {"note": "x [ y ]  z", "k": [1, [2.5]]}}
+    agent = load_safe(save_safe(model, tmp_path, extra=extra).weights)
     assert agent.path == tmp_path / f"model{DESCRIPTION_SUFFIX}"
     assert agent.observation_features == ["a", "b", "c", "d"]
+    assert agent.extra == {"env_config": {"note": "x [ y ]  z", "k": [1, [2.5]]}}  # kept exactly
     use_masks = masks if algo == "maskable_ppo" else None
     np.testing.assert_array_equal(agent.predict(obs, action_masks=use_masks)[0], _sb3_actions(model, obs, use_masks))
     assert load_safe(tmp_path).path == agent.path  # the directory names the same agent
