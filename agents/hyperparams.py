@@ -224,17 +224,20 @@ def _policy_kwargs(value: Any, where: str) -> dict[str, Any]:
     return out
 
 
-def resolve_policy_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Turn the activation name into the torch class (done at model build time)."""
+def activation_classes() -> dict[str, type]:
+    """The torch class of each activation name in :data:`ACTIVATIONS` (the only ones a file may name)."""
     import torch.nn as nn
 
+    return {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
+            "silu": nn.SiLU, "selu": nn.SELU, "sigmoid": nn.Sigmoid}
+
+
+def resolve_policy_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the activation name into the torch class (done at model build time)."""
     out = dict(kwargs)
     act = out.get("activation_fn")
     if isinstance(act, str):
-        name = act.lower().removeprefix("nn.")
-        classes = {"tanh": nn.Tanh, "relu": nn.ReLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU,
-                   "silu": nn.SiLU, "selu": nn.SELU, "sigmoid": nn.Sigmoid}
-        out["activation_fn"] = classes[name]
+        out["activation_fn"] = activation_classes()[act.lower().removeprefix("nn.")]
     return out
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 
 import numpy as np
+
+from tinysim_gym.errors import TinySimError
 
 
 class ArrivalStream:
@@ -119,6 +122,36 @@ class _ContinuousStream(ArrivalStream):
 END_OF_ARRIVALS = np.int64(1) << np.int64(62)
 """Sentinel tick after the last arrival of a finite process (a trace)."""
 
+MAX_TRACE_TICK = 1 << 61
+"""Trace times must fall below this tick: half the sentinel, so that a sample's finish tick (arrival plus a
+latency of up to 1e12 ticks) and the rounding of the replayed gaps stay far below ``END_OF_ARRIVALS``,
+which the kernels would otherwise read as the end of the workload (or, past ``2**63``, as garbage)."""
+
+
+def checked_trace_times(
+    times_ms: Sequence[float] | np.ndarray, timebase_ms: float, field: str = "workload.trace"
+) -> np.ndarray:
+    """Trace arrival times as float64 ms, refused when a tick would not fit below :data:`MAX_TRACE_TICK`.
+
+    Args:
+        times_ms: arrival times in ms (non-negative, non-decreasing: the CSV reader checks that).
+        timebase_ms: the scenario's tick length.
+        field: the config field named in the error.
+
+    Raises:
+        TinySimError: a time at or beyond ``MAX_TRACE_TICK * timebase_ms`` (one line with the allowed range).
+    """
+    times = np.asarray(times_ms, dtype=np.float64)
+    limit_ms = MAX_TRACE_TICK * float(timebase_ms)
+    # compare the ticks as computed in fill(), not the times, so the rounding of the division counts too
+    worst = float(np.max(times)) if times.size else 0.0
+    if not worst / timebase_ms < MAX_TRACE_TICK:
+        raise TinySimError(
+            f"{field}: arrival time {worst:.6g} ms is beyond the representable range; times must be >= 0 "
+            f"and < {limit_ms:.6g} ms (2**61 ticks of {timebase_ms:g} ms)"
+        )
+    return times
+
 
 class JitteredPeriodicStream(_ContinuousStream):
     """Periodic samples with timer jitter: sample ``i`` arrives at ``i * period + U(-jitter, +jitter)`` ms.
@@ -202,7 +235,8 @@ class TraceStream(_ContinuousStream):
 
     def __init__(self, times_ms: np.ndarray, timebase_ms: float) -> None:
         super().__init__(timebase_ms)
-        self.gaps = np.diff(np.concatenate(([0.0], np.asarray(times_ms, dtype=np.float64))))
+        times = checked_trace_times(times_ms, timebase_ms)
+        self.gaps = np.diff(np.concatenate(([0.0], times)))
         self.pos = 0
 
     def _gaps_ms(self, n: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from tinysim_gym.core.arrivals import (
     PoissonStream,
     SeedCompatStream,
     TraceStream,
+    checked_trace_times,
 )
 from tinysim_gym.errors import TinySimError
 
@@ -122,7 +123,7 @@ class Engine:
         self._trace = None
         if w.process == "trace":
             assert w.trace is not None
-            self._trace = np.array(read_csv_columns(w.trace, "workload.trace", 1)[0])
+            self._trace = checked_trace_times(read_csv_columns(w.trace, "workload.trace", 1)[0], tb)
         self.stream: ArrivalStream | None = None
         self.seed: int | None = None
         self._status = K.DONE
