@@ -14,15 +14,11 @@ import pytest
 import yaml
 
 from tinysim_gym.cli import main
-from tinysim_gym.experiments.sweep import (
-    SCENARIO_COLUMNS,
-    grid_values,
-    journal_path,
-    load_sweep,
-    read_table,
-    run_sweep,
-    run_training_cells,
-)
+from tinysim_gym.experiments.sweep.columns import SCENARIO_COLUMNS
+from tinysim_gym.experiments.sweep.journal import journal_path, read_table
+from tinysim_gym.experiments.sweep.run import run_sweep
+from tinysim_gym.experiments.sweep.spec import grid_values, load_sweep
+from tinysim_gym.experiments.sweep.training import run_training_cells
 
 SMALL = {
     "name": "small",
