@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -28,18 +27,23 @@ def main() -> None:
     t0 = time.perf_counter()
     import baselines
     from tinysim_gym.experiments.compare import compare
+    from tinysim_gym.experiments.pool import LocalPool
 
     t_import = time.perf_counter() - t0
     per: dict[str, float] = {}
     best: dict[str, dict[str, float]] = {}
-    with ProcessPoolExecutor(max_workers=args.processes) as pool:
+    pool = LocalPool(args.processes)  # one set of workers for every scenario, as a long-lived service would keep
+    try:
         for case in CASES:
             t = time.perf_counter()
-            rows = compare(case, seeds=args.seeds, progress=False, executor=pool, usage_policy=None)
+            rows = compare(case, seeds=args.seeds, progress=False, pool=pool, usage_policy=None,
+                           registry=baselines)
             per[case] = round(time.perf_counter() - t, 3)
             top = max(rows[:-1], key=lambda r: r["weighted_accuracy"])
             best[case] = {"best_policy": top["policy"], "best": round(top["weighted_accuracy"], 4),
                           "bound": round(rows[-1]["weighted_accuracy"], 4)}
+    finally:
+        pool.close()
     total = time.perf_counter() - t0
     print(json.dumps({
         "benchmark": "compare",

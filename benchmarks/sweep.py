@@ -22,7 +22,8 @@ from pathlib import Path
 
 import baselines
 from tinysim_gym.config import load_scenario
-from tinysim_gym.experiments.sweep import Cell, load_sweep, run_cell, run_sweep
+from tinysim_gym.experiments.sweep.run import run_cell, run_sweep
+from tinysim_gym.experiments.sweep.spec import Cell, load_sweep
 
 CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 
@@ -40,7 +41,7 @@ def spec(seeds: int) -> dict:
 def main(processes: int | None = None, seeds: int = 5, serial: bool = True) -> dict:
     processes = processes or os.cpu_count() or 1
     t = time.perf_counter()
-    sweep = load_sweep(spec(seeds))
+    sweep = load_sweep(spec(seeds), registry=baselines)
     expand_s = time.perf_counter() - t
     t = time.perf_counter()
     seen = set()

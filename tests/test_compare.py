@@ -9,11 +9,15 @@ import numpy as np
 import pytest
 
 from baselines import make, run_episode
-from tinysim_gym.optimal.lp import bound
-from tinysim_gym.experiments.compare import compare, format_table, pareto_frontier, rows_json, write_csv, write_plots
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.experiments.compare import compare
+from tinysim_gym.experiments.plots import pareto_frontier, write_plots
+from tinysim_gym.experiments.policies import parse_policies, parse_seeds
+from tinysim_gym.experiments.pool import LocalPool
+from tinysim_gym.experiments.table import canonical_json, dumps, format_table, rows_json, write_csv
+from tinysim_gym.optimal.lp import bound
 
 SHORT = load_scenario("usps-l476-async-horizon", battery={"capacity_mah": 0.01}, horizon_ms=5000.0)
 POLICIES = ["reference", "latency-first", "fuzzy", "ladder", "budget"]
@@ -96,3 +100,65 @@ def test_labelled_variants_and_progress_bar(capsys):
     assert r.usage == {}
     out, err = capsys.readouterr()
     assert SHORT.name not in out and SHORT.name in err  # the bar goes to stderr, never stdout
+
+
+# ------------------------------------------------------------------------------------ policies and pools
+
+
+class TwoBaselines:
+    """A registry of two heuristics that is not the baselines package: compare reaches policies only this way."""
+
+    def names(self, aliases=False):
+        return ["latency-first", "budget"]
+
+    def make(self, name, target=None, **params):
+        if name not in self.names():
+            raise TinySimError(f"selector: unknown baseline {name!r} (allowed: latency-first, budget)")
+        return make(name, target, **params)
+
+
+def test_registry_object_and_string_give_the_same_rows():
+    own = compare(SHORT, seeds=2, processes=2, progress=False, usage_policy=None, registry=TwoBaselines())
+    assert [r["policy"] for r in own] == ["latency-first", "budget", "bound"]
+    named = compare(SHORT, ["latency-first", "budget"], seeds=2, processes=1, progress=False, usage_policy=None,
+                    registry="baselines")
+    for a, b in zip(own, named, strict=True):
+        assert a["weighted_accuracy"] == b["weighted_accuracy"] and a["inferences"] == b["inferences"]
+    with pytest.raises(TinySimError, match="unknown baseline 'fuzzy'"):
+        compare(SHORT, ["fuzzy"], progress=False, registry=TwoBaselines())
+    with pytest.raises(TinySimError, match="cannot load"):
+        compare(SHORT, ["fuzzy"], progress=False, registry="no_such_module:registry")
+
+
+def test_one_pool_serves_several_comparisons(rows):
+    pool = LocalPool(2)
+    try:
+        first = compare(SHORT, POLICIES, seeds=2, progress=False, pool=pool)
+        assert pool._pool is not None  # the workers stay for the next call
+        again = compare(SHORT, POLICIES, seeds=2, progress=False, pool=pool)
+    finally:
+        pool.close()
+    for a, b, c in zip(rows, first, again, strict=True):
+        assert a["weighted_accuracy"] == b["weighted_accuracy"] == c["weighted_accuracy"]
+
+
+def test_policy_and_seed_lists_have_one_parser():
+    pairs = parse_policies([("b4", {"policy": "budget"}), "fuzzy", {"name": "ladder", "params": {"thresholds": [60]}}])
+    assert [p.label for p in pairs] == ["b4", "fuzzy", "ladder(thresholds=[60])"]
+    assert [p.name for p in pairs] == ["budget", "fuzzy", "ladder"]
+    assert [p.label for p in parse_policies({"b1": {"policy": "budget", "window": 1}})] == ["b1"]
+    with pytest.raises(TinySimError, match="share the label"):
+        parse_policies(["budget", ("budget", {})])
+    with pytest.raises(TinySimError, match="not here"):
+        parse_policies([{"agent": "x.zip"}], allow_agents=False)
+    assert parse_seeds(3) == [0, 1, 2] and parse_seeds([5, np.int64(7)]) == [5, 7]
+    for bad in (0, [], [1, 1], [-1], "3", True):
+        with pytest.raises(TinySimError, match="seeds"):
+            parse_seeds(bad)
+
+
+def test_json_forms():
+    assert json.loads(dumps({"a": float("nan"), "b": np.float64(1.5), "c": (np.int64(2),), 3: None})) == {
+        "a": None, "b": 1.5, "c": [2], "3": None}
+    with pytest.raises(ValueError):
+        canonical_json({"a": float("nan")})  # a key must never hash a NaN

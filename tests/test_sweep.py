@@ -14,15 +14,11 @@ import pytest
 import yaml
 
 from tinysim_gym.cli import main
-from tinysim_gym.experiments.sweep import (
-    SCENARIO_COLUMNS,
-    grid_values,
-    journal_path,
-    load_sweep,
-    read_table,
-    run_sweep,
-    run_training_cells,
-)
+from tinysim_gym.experiments.sweep.columns import SCENARIO_COLUMNS
+from tinysim_gym.experiments.sweep.journal import journal_path, read_table
+from tinysim_gym.experiments.sweep.run import run_sweep
+from tinysim_gym.experiments.sweep.spec import grid_values, load_sweep
+from tinysim_gym.experiments.sweep.training import run_training_cells
 
 SMALL = {
     "name": "small",
@@ -301,3 +297,11 @@ def test_saved_agent_policy_goes_through_agents_run_agent(tmp_path, monkeypatch)
     assert calls == [(str(zip_path.resolve()), 0, True), (str(zip_path.resolve()), 1, True)]
     zip_path.write_bytes(b"another model")  # a new file under the same name is a new cell
     assert run_sweep(load_sweep(spec, base_dir=tmp_path), out, processes=1).ran == 2
+
+
+def test_experiments_import_no_policy_package():
+    """The experiments reach baselines and agents only through the names they are given, never by importing them."""
+    code = ("import sys, tinysim_gym.experiments.compare, tinysim_gym.experiments.plots, "
+            "tinysim_gym.experiments.sweep; print(sorted(m for m in ('baselines', 'agents') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

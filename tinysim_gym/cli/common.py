@@ -1,21 +1,21 @@
 """Helpers shared by the subcommands: scenario flags, parameters, JSON output, progress bars.
 
-``atomic_path`` (from :mod:`tinysim_gym.atomic`) is re-exported for the subcommands.
+``atomic_path`` (from :mod:`tinysim_gym.atomic`) and ``dumps`` (from :mod:`tinysim_gym.experiments.table`)
+are re-exported for the subcommands.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from tinysim_gym.atomic import atomic_path
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.experiments.table import dumps
+from tinysim_gym.progress import Progress
 
 __all__ = ["atomic_path", "add_scenario_args", "scenario_from_args", "parse_params", "dumps", "progress_bar"]
 
@@ -72,30 +72,11 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def dumps(obj: Any) -> str:
-    """JSON with a fixed key order and no NaN (NaN and inf become null)."""
-
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {str(k): clean(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [clean(v) for v in x]
-        return x
-
-    return json.dumps(clean(obj), indent=2, allow_nan=False)
-
-
 def progress_bar(total: float = 1.0, desc: str = "") -> tuple[Callable[[float], None], Callable[[], None]]:
-    """A tqdm bar on stderr that appears only for work longer than a second; returns (update, close)."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=100, desc=desc, unit="%", delay=1.0, file=sys.stderr, leave=False,
-               disable=not sys.stderr.isatty() and os.environ.get("TINYSIM_PROGRESS") != "1")
+    """A bar on stderr for work measured as a fraction of ``total``, shown only past a second; (update, close)."""
+    bar = Progress(desc, total=100, unit="%", delay=1.0)
 
     def update(fraction: float) -> None:
-        bar.n = round(100 * min(max(fraction / total, 0.0), 1.0), 1)
-        bar.refresh()
+        bar.update(round(100 * min(max(fraction / total, 0.0), 1.0), 1))
 
     return update, bar.close

@@ -9,9 +9,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import baselines
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
-from tinysim_gym.experiments.compare import compare, format_table, rows_json, write_csv, write_plots
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.experiments.compare import compare
+from tinysim_gym.experiments.plots import write_plots
+from tinysim_gym.experiments.table import format_table, rows_json, write_csv
 
 
 def add_parser(sub: Any) -> None:
@@ -37,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else None
     rows = compare(scenario, policies=policies, seeds=args.seeds, processes=args.processes,
-                   usage_policy=args.usage_policy)
+                   usage_policy=args.usage_policy, registry=baselines)
     written = []
     if not args.no_files:
         out = Path(args.out)

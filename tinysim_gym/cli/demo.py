@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     """Train, evaluate, print the table and where everything went."""
     from agents.evaluation import evaluate_agent
     from agents.training import load_agent, train
-    from tinysim_gym.experiments.compare import format_table, write_csv, write_plots
+    from tinysim_gym.experiments.plots import write_plots
+    from tinysim_gym.experiments.table import format_table, write_csv
 
     if args.seeds < 1:
         raise TinySimError(f"--seeds: expected a count >= 1, got {args.seeds}")

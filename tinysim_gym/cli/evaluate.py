@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (or JSON)."""
     from agents.evaluation import evaluate_agent
     from agents.training import load_agent
-    from tinysim_gym.experiments.compare import format_table, rows_json, write_csv, write_plots
+    from tinysim_gym.experiments.plots import write_plots
+    from tinysim_gym.experiments.table import format_table, rows_json, write_csv
 
     if args.seeds < 1:
         raise TinySimError(f"--seeds: expected a count >= 1, got {args.seeds}")

@@ -12,12 +12,20 @@ Rerunning the same command skips the cells already finished; an interrupted swee
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
+import baselines
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.experiments.pool import check_backend
+from tinysim_gym.experiments.sweep.run import run_sweep
+from tinysim_gym.experiments.sweep.spec import load_sweep
+from tinysim_gym.progress import Progress
+
+#: saved agents are run by the agents package, named by a string so that torch loads only when a sweep has one
+AGENT_RUNNER = "agents:run_agent"
+#: what --ship-code uploads to Ray workers: this package and the two that hold the policies
+SHIPPED_PACKAGES = ("tinysim_gym", "baselines", "agents")
 
 
 def add_parser(sub: Any) -> None:
@@ -39,36 +47,12 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _bar(desc: str) -> tuple[Any, Any]:
-    from tqdm import tqdm
-
-    state: dict[str, Any] = {}
-
-    def update(done: int, total: int) -> None:
-        bar = state.get("bar")
-        if bar is None:
-            bar = state["bar"] = tqdm(
-                total=total, initial=done, desc=desc, unit="run", file=sys.stderr, leave=False, delay=0.5,
-                disable=not sys.stderr.isatty() and os.environ.get("TINYSIM_PROGRESS") != "1",
-            )
-        bar.n = done
-        bar.refresh()
-
-    def close() -> None:
-        if "bar" in state:
-            state["bar"].close()
-
-    return update, close
-
-
 def run(args: argparse.Namespace) -> int:
     """Expand the sweep, run the unfinished cells, write the table and print a summary."""
-    from tinysim_gym.experiments.sweep import check_backend, load_sweep, run_sweep
-
     check_backend(args.backend, args.processes, args.address)
     if args.ship_code and args.backend != "ray":
         raise TinySimError("--ship-code: only with --backend ray")
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, registry=baselines, agents=AGENT_RUNNER)
     if args.dry_run:
         n_pol = len({c.policy.label for c in sweep.cells})
         summary = {"name": sweep.name, "cells": len(sweep.cells), "axes": sweep.axes, "policies": n_pol}
@@ -76,12 +60,9 @@ def run(args: argparse.Namespace) -> int:
         print(dumps(summary) if args.json else
               f"sweep {sweep.name}: {len(sweep.cells)} cells ({n_pol} policies; axes: {axes})")
         return 0
-    update, close = _bar(sweep.name)
-    try:
+    with Progress(sweep.name, unit="run", delay=0.5) as bar:
         report = run_sweep(sweep, args.out, backend=args.backend, processes=args.processes, address=args.address,
-                           progress=update, ship_code=args.ship_code)
-    finally:
-        close()
+                           progress=bar.update, ship_code=SHIPPED_PACKAGES if args.ship_code else False)
     if args.json:
         print(dumps(vars(report)))
     else:
