@@ -18,6 +18,7 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	rm -rf build
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q tests
@@ -27,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
 
 demo: $(STAMP)
+	rm -rf build
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	$(BIN)/tinysim demo
 

@@ -69,7 +69,7 @@ def test_files_are_written_atomically(rows, tmp_path):
     with open(csv_path, newline="") as fh:
         table = list(csv.DictReader(fh))
     assert [t["policy"] for t in table] == [*POLICIES, "bound"]
-    assert "model_4" in table[0] and "weighted_accuracy" in table[0]
+    assert "model_counts.4" in table[0] and "weighted_accuracy" in table[0]
     assert png_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     write_plots(rows, png_path, policy="fuzzy", usage=rows.usage["budget"], title="again")  # overwrite works
 

@@ -21,13 +21,12 @@ from pydantic import BaseModel
 
 from tinysim_gym.atomic import write_text
 
-__all__ = ["MODEL_COUNTS_PREFIX", "COMPARE_MODEL_PREFIX", "TABLE_COLUMNS", "canonical_json", "csv_text", "dumps",
+__all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "csv_text", "dumps",
            "format_table", "json_ready", "model_count_columns", "rows_json", "write_csv"]
 
-#: sweep tables name the count of model ``<id>`` ``model_counts.<id>``
+#: every table (compare, evaluate, sweep) names the count of model ``<id>`` ``model_counts.<id>``: the
+#: dotted path of the metrics' ``model_counts`` mapping, as every other nested field is named
 MODEL_COUNTS_PREFIX = "model_counts."
-#: compare and evaluate tables name it ``model_<id>`` (their tests and readers rely on that name)
-COMPARE_MODEL_PREFIX = "model_"
 
 #: Columns of :func:`format_table`: (row key, header, format).
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -101,14 +100,14 @@ def csv_text(header: Sequence[str], rows: Iterable[Mapping[str, Any]], cell: Cal
 
 
 def _flat(rows: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
-    """Rows with ``model_counts`` spread into ``model_<id>`` columns; list values joined with ``|``."""
+    """Rows with ``model_counts`` spread into ``model_counts.<id>`` columns; list values joined with ``|``."""
     keys: list[str] = []
     flat = []
     for r in rows:
         f: dict[str, Any] = {}
         for k, v in r.items():
             if k == "model_counts" and isinstance(v, Mapping):
-                f.update(model_count_columns(v, COMPARE_MODEL_PREFIX))
+                f.update(model_count_columns(v))
             elif isinstance(v, list | tuple):
                 f[k] = "|".join(str(x) for x in v)
             else:
