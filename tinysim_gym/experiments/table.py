@@ -124,7 +124,7 @@ def _plain_cell(v: Any) -> Any:
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write compare-style rows as CSV (one column per key; ``model_counts`` as ``model_<id>``); atomic."""
+    """Write compare-style rows as CSV (one column per key; ``model_counts`` as ``model_counts.<id>``); atomic."""
     keys, flat = _flat(rows)
     return write_text(path, csv_text(keys, flat, cell=_plain_cell, lineterminator="\r\n"))
 
