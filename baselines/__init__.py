@@ -17,7 +17,6 @@ from typing import Any
 
 from baselines.budget import BudgetTracker
 from baselines.energy import EnergyMinimising
-from baselines.fast import run_episode
 from baselines.ladder import BatteryLadder
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
 from baselines.policy import BaselinePolicy
@@ -26,6 +25,7 @@ from baselines.ratio import AccuracyPerLatency
 from baselines.seeded_random import SeededRandom
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.core.engine import run as run_episode
 from tinysim_gym.errors import TinySimError
 
 __all__ = ["BaselinePolicy", "describe", "make", "names", "run_episode"]

@@ -79,7 +79,7 @@ def test_engine_equals_tick_reference_small_battery(case):
 
     def select(soc, q):
         if sc.selector.startswith("fuzzy"):
-            from tinysim_gym.core.fuzzy import fuzzy_select_kernel
+            from baselines.fuzzy import fuzzy_select_kernel
             return fuzzy_select_kernel(soc, float(q), fs.params, fs._code)
         return idx[sc.selector]
 

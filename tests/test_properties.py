@@ -49,8 +49,8 @@ from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
 from reference_sim import reference_for
 
+from baselines import fuzzy
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
-from tinysim_gym.core import fuzzy
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
 from tinysim_gym.core.engine import Engine, discharge_mah
