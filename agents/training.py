@@ -227,7 +227,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overrides):  # noqa: ANN001, ANN202
+def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overrides):
     if algo is None:
         raise TinySimError("train: --algo is required (allowed: " + ", ".join(H.ALGOS) + ")")
     if scenario is None:
@@ -259,7 +259,7 @@ def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overr
     return run_dir, algo_name, hp, sc_dump, hp["n_timesteps"], 0, model, venv, run
 
 
-def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file):  # noqa: ANN001, ANN202
+def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file):
     if not run_dir.is_dir():
         raise TinySimError(f"resume: {str(run_dir)!r} is not a directory")
     run = read_run(run_dir)
@@ -343,7 +343,7 @@ def load_agent(path: str | os.PathLike[str]) -> Agent:
     algo = H.canonical_algo(run["algo"])
     try:
         model = H.algo_class(algo).load(str(p), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign zip: one line
+    except Exception as exc:  # a corrupt or foreign zip: one line
         msg = " ".join(str(exc).split())[:160]
         raise TinySimError(f"agent: cannot load {str(p)!r} as a {algo} model: {msg}") from None
     normalizer = None
