@@ -30,7 +30,7 @@ CompiledForm = tuple[CompiledLoop, np.ndarray, np.ndarray]
 
 
 @njit(cache=True)
-def pick_loop(pick, ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
+def pick_loop(pick, ST, FS, PI, PF, arr, params, mem):  # the kernels' array names
     """Run the engine, answering each decision with ``pick(tick, remaining_mah, queue, params, mem)``."""
     while True:
         status = K.advance(ST, FS, PI, PF, arr)
@@ -42,7 +42,7 @@ def pick_loop(pick, ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kerne
 def compiled_loop(pick: Pick) -> CompiledLoop:
     """``Engine.run``'s loop form (``fn(ST, FS, PI, PF, arr, params, mem)``) for a numba decision function."""
 
-    def fn(ST, FS, PI, PF, arr, params, mem):  # noqa: N803, ANN001, ANN202
+    def fn(ST, FS, PI, PF, arr, params, mem):
         return pick_loop(pick, ST, FS, PI, PF, arr, params, mem)
 
     return fn

@@ -18,7 +18,7 @@ from tinysim_gym.errors import TinySimError
 
 
 @njit(cache=True)
-def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[capacity, m, thresholds (m, descending), models (m + 1)]``."""
     soc = 100.0 * r / params[0]
     m = int(params[1])

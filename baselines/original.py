@@ -17,13 +17,13 @@ from tinysim_gym.errors import TinySimError
 
 
 @njit(cache=True)
-def _static_pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _static_pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[index]``."""
     return int(params[0])
 
 
 @njit(cache=True)
-def _fuzzy_pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _fuzzy_pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[variant code, capacity, rule base...]``; the state of charge as the original computes it."""
     soc_pct = r / params[1] * 100.0  # as the original: (remaining / capacity) * 100
     return fuzzy.fuzzy_index_kernel(fuzzy.fuzzy_output(soc_pct, float(q), params[2:]), int(params[0]))

@@ -13,7 +13,7 @@ from tinysim_gym.core.view import DecisionView
 
 
 @njit(cache=True)
-def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[buffer, gap, safety, m, order (m, most accurate first), ticks (m), fallback]``."""
     m = int(params[3])
     room = params[0] - q

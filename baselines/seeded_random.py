@@ -14,7 +14,7 @@ _BLOCK = 1 << 14
 
 
 @njit(cache=True)
-def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
+def _loop(ST, FS, PI, PF, arr, params, mem):  # the kernels' array names
     """params: pre-drawn model indices; mem[0]: the next one to use."""
     while True:
         status = K.advance(ST, FS, PI, PF, arr)

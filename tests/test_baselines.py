@@ -10,10 +10,10 @@ import baselines
 from baselines import make, names, run_episode
 from baselines.budget import BudgetTracker
 from baselines.ladder import BatteryLadder
-from tinysim_gym.optimal.lp import bound
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.lp import bound
 
 # a short default-mode scenario for per-decision comparisons
 SHORT = {"battery": {"capacity_mah": 0.01}, "horizon_ms": 5000.0}

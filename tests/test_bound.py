@@ -10,11 +10,11 @@ from conftest import PUBLISHED
 
 import baselines
 from baselines import make, run_episode
-from tinysim_gym.core import kernels as K
-from tinysim_gym.optimal.lp import bound, model_costs
 from tinysim_gym.config import load_scenario
+from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.lp import bound, model_costs
 
 TRAINING = ("usps-l476-async-horizon", "usps-l476-async1")
 

@@ -376,7 +376,7 @@ def test_unicode_names_and_paths_are_fine(tmp_path, capsys):
     assert set(json.loads(out)["model_counts"]) == {"\u00e9\u00e8", "\U0001f680"}
 
 
-# ------------------------------------------------------------------ issue 2's bad-input list, through the CLI
+# ------------------------------------------------------------------ the bad command-line inputs, through the CLI
 
 
 @pytest.mark.parametrize("args,needle", [

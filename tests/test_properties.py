@@ -562,7 +562,7 @@ def test_harvest_into_a_full_battery_is_exactly_zero():
 
 
 def test_seed_mode_overshoot_can_exceed_one_ticks_charge():
-    """The issue's bound "by more than the last tick's charge" is one tick short: the tick that drains the
+    """A bound of "at most the last tick's charge" on the overshoot is one tick short: the tick that drains the
     battery started with SoC > 0, and the next tick (whose start-of-tick SoC is <= 0) still runs."""
     sc = load_scenario({"board": {"inference_current_ma": 36.0, "idle_current_ma": 36.0},
                         "profile": {"models": [{"id": 0, "accuracy": 90, "latency_ms": 1.0}]},

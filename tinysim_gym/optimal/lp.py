@@ -244,7 +244,7 @@ def bound(scenario: ScenarioConfig | str, observed: dict[str, Any] | None = None
     )
 
 
-def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: ANN001, ANN202
+def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):
     """Deployment horizon: variables ``x_0..x_{n-1}, z_0..z_{n-1}, T``, solved in scaled units.
 
     HiGHS ignores matrix entries below 1e-9, and per-tick charges in mAh are far smaller, so the LP runs on
@@ -311,7 +311,7 @@ def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: AN
     return served, -best, T, energy, binding, N  # the first stage optimum (the second may give up 1e-9)
 
 
-def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: ANN001, ANN202
+def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):
     """Until depletion: fractions ``f_k`` of arrivals (pathwise: counts ``y_k`` and one cut-short ``z_k``)."""
     n = engine.n_models
     acc, L = costs.accuracy, costs.ticks
