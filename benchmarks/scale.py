@@ -53,8 +53,8 @@ def exact_charge(sc, m) -> Fraction:
 def tick_loop_sync(sc, model: int) -> tuple[int, int, float]:
     """The reference model's sync mode, one tick per iteration, compiled: ``(inferences, ticks, remaining)``.
 
-    The same floating-point operations in the same order as tests/reference_sim.py (each discharge computes
-    the same value every time, so it is computed once here). It is the independent check of the bulk
+    The same floating-point operations in the same order as tests/support/reference_sim.py (each discharge
+    computes the same value every time, so it is computed once here). It is the independent check of the bulk
     arithmetic for episodes far too long for the Python reference (12.8e9 ticks at 100 mAh).
     """
     from numba import njit

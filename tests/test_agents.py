@@ -21,9 +21,6 @@ import yaml
 from tinysim_gym.cli import main
 from tinysim_gym.errors import TinySimError
 
-pytest.importorskip("stable_baselines3")
-pytest.importorskip("sb3_contrib")
-
 SMALL = {
     "name": "tiny-horizon",
     "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",

@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import PUBLISHED
 
 import baselines
 from baselines import make, run_episode
+from tests.support import PUBLISHED
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from baselines import make, run_episode
-from tinysim_gym.optimal.lp import bound
-from tinysim_gym.experiments.compare import compare, format_table, pareto_frontier, rows_json, write_csv, write_plots
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.experiments.compare import compare, format_table, pareto_frontier, rows_json, write_csv, write_plots
+from tinysim_gym.optimal.lp import bound
 
 SHORT = load_scenario("usps-l476-async-horizon", battery={"capacity_mah": 0.01}, horizon_ms=5000.0)
 POLICIES = ["reference", "latency-first", "fuzzy", "ladder", "budget"]

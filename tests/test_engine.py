@@ -4,10 +4,10 @@ import math
 from fractions import Fraction
 
 import pytest
-from conftest import PUBLISHED, assert_published
-from reference_sim import reference_for
 
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
+from tests.support import PUBLISHED, assert_published
+from tests.support.reference_sim import reference_for
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine, discharge_mah, run
 

@@ -12,16 +12,16 @@ from contextlib import redirect_stdout
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import assert_published
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import tinysim_gym
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
-from tinysim_gym.core import kernels as K
+from tests.support import assert_published
 from tinysim_gym import load_scenario, run
+from tinysim_gym.core import kernels as K
 from tinysim_gym.envs.env import TinySimEnv
-from tinysim_gym.errors import ConfigError, TinySimError
 from tinysim_gym.envs.registration import ENV_IDS
+from tinysim_gym.errors import ConfigError, TinySimError
 
 PUBLISHED_CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 SELECTORS = {

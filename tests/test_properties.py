@@ -19,7 +19,7 @@ Invariants (see docs/reliability.md for the table and the case counts):
   the seed-compatible mode by less than the charge of the last *two* ticks (the stop rule reads the SoC
   at the start of a tick, so the tick that empties the battery and the one after it both run);
 * the remaining charge never increases (no harvester) and the decision view stays in bounds;
-* the event-driven engine equals the tick-by-tick reference (``tests/reference_sim.py``) exactly in
+* the event-driven engine equals the tick-by-tick reference (``tests/support/reference_sim.py``) exactly in
   seed-compatible mode; the compiled fast path equals the step-by-step path;
 * determinism: the same scenario and seed give byte-identical metrics JSON within a process, across
   processes (with different ``PYTHONHASHSEED``) and through ``tinysim simulate --json``.
@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import examples
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
-from reference_sim import reference_for
 
 from baselines import fuzzy
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
+from tests.support import examples
+from tests.support.reference_sim import reference_for
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
 from tinysim_gym.core.engine import Engine, discharge_mah

@@ -10,8 +10,8 @@ import pytest
 from gymnasium.vector import AutoresetMode
 
 from tinysim_gym.envs.env import TinySimEnv
-from tinysim_gym.errors import ConfigError, TinySimError
 from tinysim_gym.envs.vector_env import TinySimVecEnv, TinySimVectorEnv
+from tinysim_gym.errors import ConfigError, TinySimError
 
 SMALL = {"battery": {"capacity_mah": 0.003}}  # episodes of several hundred decisions
 KW = {"scenario": "usps-l476-async-horizon", "obs_last_action": True, "obs_arrival_rate": True, **SMALL}
