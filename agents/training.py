@@ -28,12 +28,17 @@ import datetime as _dt
 import os
 import pickle
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams as H
 from agents.callbacks import (
@@ -167,10 +172,6 @@ def train(
     Raises:
         TinySimError: bad algorithm, scenario, hyperparameters or resume directory; nothing is written then.
     """
-    import time
-
-    import torch
-
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     say = report or (lambda _msg: None)
@@ -184,8 +185,6 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=False)
         (run_dir / "checkpoints").mkdir()
         write_run(run_dir, run)
-    from stable_baselines3.common.logger import configure
-
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     cfg = env_config(sc_dump, hp)
     eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
@@ -304,8 +303,8 @@ class Agent:
 
     path: Path
     algo: str
-    model: Any
-    normalizer: Any
+    model: BaseAlgorithm
+    normalizer: VecNormalize | None
     run: dict[str, Any]
 
     @property
@@ -313,7 +312,7 @@ class Agent:
         """Its row name in the comparison table."""
         return f"agent-{self.algo}"
 
-    def env_config(self, scenario: Any = None) -> dict[str, Any]:
+    def env_config(self, scenario: ScenarioConfig | str | None = None) -> dict[str, Any]:
         """The env config it was trained with, on ``scenario`` (default: its training scenario)."""
         cfg = dict(self.run.get("env_config") or {})
         cfg["scenario"] = scenario if scenario is not None else self.run["scenario_config"]

@@ -64,7 +64,7 @@ def _allowed_params(factory: Callable[..., Any]) -> list[str]:
     return [p for p in inspect.signature(factory).parameters if p != "self"]
 
 
-def _view(target: Any) -> Any:
+def _view(target: Any) -> Engine | None:
     """An engine to validate parameters against (None when there is no target)."""
     if target is None:
         return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tinysim_gym.optimal.lp import bound
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
+from tinysim_gym.optimal.lp import bound
 
 
 def add_parser(sub: Any) -> None:

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = sub.add_parser("simulate", help="run one scenario with one selector", description=__doc__)
     add_scenario_args(p)
