@@ -19,7 +19,7 @@ from baselines.budget import BudgetTracker
 from baselines.energy import EnergyMinimising
 from baselines.ladder import BatteryLadder
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
-from baselines.policy import BaselinePolicy
+from baselines.policy import BaselinePolicy, engines_of
 from baselines.queue_greedy import QueueGreedy
 from baselines.ratio import AccuracyPerLatency
 from baselines.seeded_random import SeededRandom
@@ -72,8 +72,6 @@ def _view(target: Any) -> Engine | None:
         return target
     if isinstance(target, ScenarioConfig | str):
         return Engine(load_scenario(target), chunk=1)
-    from baselines.policy import engines_of
-
     return engines_of(target)[0]
 
 
