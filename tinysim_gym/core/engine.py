@@ -40,8 +40,6 @@ from tinysim_gym.core.harvest import harvest_block
 from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
 
-MS_PER_HOUR = 3600 * 1000
-
 
 def discharge_mah(time_ms: float, current_ma: float) -> float:
     """Charge drawn by ``current_ma`` over ``time_ms``, in mAh, with the original's operand order."""
