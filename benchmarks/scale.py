@@ -8,7 +8,7 @@ process per capacity, and reports, as one JSON object on stdout:
   episode (``resource.getrusage``), and the peak of Python-visible allocations during the episode
   (``tracemalloc``, which also sees NumPy buffers): memory does not grow with the episode's length;
 * drift: the inference and tick counts against the exact closed form of the sync case
-  (``closed_form_sync`` in tests/test_engine.py, in rational arithmetic), which must be equal, and the charge
+  (``closed_form_sync`` in tests/core/test_engine.py, in rational arithmetic), which must be equal, and the charge
   bookkeeping against the exact rational sum of the charges drawn.
 
 Usage::

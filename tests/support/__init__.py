@@ -6,7 +6,11 @@ The figures and what they mean are written down in ``docs/seed-model.md``.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
+
+#: The repository's root folder (configs/, docs/ and the package sources sit here).
+ROOT = Path(__file__).resolve().parents[2]
 
 #: Published figures of the original TinySimulator (``docs/seed-model.md``): value and tolerance per field.
 PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {

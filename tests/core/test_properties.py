@@ -56,7 +56,6 @@ from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
 from tinysim_gym.core.engine import Engine, discharge_mah
 from tinysim_gym.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
 BOARDS = builtin_names("boards")
 PROFILES = builtin_names("profiles")
 TIMEBASES = [0.01, 0.01, 0.01, 0.005, 0.02, 0.1, 0.25]

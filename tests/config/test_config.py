@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tests.support import ROOT
 from tinysim_gym.config import (
     BoardConfig,
     ScenarioConfig,
@@ -24,8 +25,6 @@ from tinysim_gym.config import (
     read_mapping,
 )
 from tinysim_gym.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # The original TinySimulator's board and profile data, copied here so that the tests need nothing outside
 # the repository.
