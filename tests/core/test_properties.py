@@ -49,7 +49,8 @@ from hypothesis import strategies as st
 
 from baselines import fuzzy
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
-from tests.support import examples
+from tests.support import SELECTORS, examples
+from tests.support.closed_form import closed_form_sync
 from tests.support.reference_sim import reference_for
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
@@ -644,8 +645,6 @@ def test_same_seed_byte_identical_json_across_processes(capsys, tmp_path):
 @pytest.mark.skipif(os.environ.get("TINYSIM_SKIP_SCALE") == "1", reason="TINYSIM_SKIP_SCALE=1")
 def test_a_million_decisions_match_the_closed_form_quickly():
     """lat_first on 2.35 mAh: about 1e6 decisions, equal to the closed-form count, in well under 3 s."""
-    from test_engine import closed_form_sync
-
     sc = load_scenario("lat_first", battery={"capacity_mah": 2.35})
     Engine(load_scenario("lat_first", battery={"capacity_mah": 0.001})).run(LatencyFirst())  # warm the JIT
     t0 = time.perf_counter()
@@ -660,8 +659,6 @@ def test_a_million_decisions_match_the_closed_form_quickly():
 
 def test_invariants_on_the_published_cases():
     """The eight published cases on a small battery, through the same end-of-run checks."""
-    from test_engine import SELECTORS
-
     for case in ("sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"):
         sc = load_scenario(case, battery={"capacity_mah": 0.05})
         sel = FuzzySelector() if sc.selector.startswith("fuzzy") else SELECTORS[sc.selector]()

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
+
 #: The repository's root folder (configs/, docs/ and the package sources sit here).
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +32,15 @@ PUBLISHED: dict[str, dict[str, tuple[float, float]]] = {
                   "weighted_accuracy": (94.08, 0.1)},
     "lat_first": {"operating_time_ms": (1281372.070, 0.1), "inferences": (425705, 0), "dropped": (0, 0),
                   "weighted_accuracy": (87.50, 0.1)},
+}
+
+
+#: The selector each published case names, by its name in the scenario files.
+SELECTORS = {
+    "reference": lambda: StaticSelector(0),
+    "fuzzy-tova": lambda: FuzzySelector("tova"),
+    "accuracy-first": AccuracyFirst,
+    "latency-first": LatencyFirst,
 }
 
 
