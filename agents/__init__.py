@@ -3,9 +3,14 @@
 * :mod:`agents.hyperparams`: rl-baselines3-zoo style files ``configs/agents/<algo>.yaml``.
 * :mod:`agents.wrappers`: :class:`~agents.wrappers.ObjectiveReward`, the reward shaping for the
   long-horizon credit problem.
-* :mod:`agents.callbacks`: per-episode ``tinysim/`` TensorBoard scalars, held-out evaluation, checkpoints.
+* :mod:`agents.rollout`: deterministic episodes on fixed seeds (all stepped together) and the figures logged
+  of them; it knows nothing of training.
+* :mod:`agents.callbacks`: per-episode ``tinysim/`` TensorBoard scalars, held-out evaluation, checkpoints
+  (SB3 and rollout only).
 * :mod:`agents.training`: :func:`~agents.training.train` (and resume), :func:`~agents.training.load_agent`.
-* :mod:`agents.evaluation`: deterministic episodes on fixed seeds; the agent next to the baselines.
+* :mod:`agents.evaluation`: a saved agent next to the baselines and the bound (rollout and training).
+
+Imports run one way: evaluation -> training -> callbacks -> rollout.
 
 See ``agents/README.md`` for the design choices and the reproduced results.
 """

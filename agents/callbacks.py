@@ -26,35 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.evaluation import policy_fn, run_seeds, summary
+from agents.rollout import episode_scalars, policy_fn, run_seeds, summary
 
 
-def tb_writer(logger: Any) -> Any:
+def tb_writer(logger: Logger) -> Any:
     """The TensorBoard ``SummaryWriter`` behind an SB3 logger (None without TensorBoard output)."""
-    from stable_baselines3.common.logger import TensorBoardOutputFormat
-
     for fmt in getattr(logger, "output_formats", []):
         if isinstance(fmt, TensorBoardOutputFormat):
             return fmt.writer
     return None
-
-
-def episode_scalars(m: Mapping[str, Any]) -> dict[str, float]:
-    """The ``tinysim/`` scalars of one episode's metrics."""
-    out = {
-        "weighted_accuracy": float(m["weighted_accuracy"]),
-        "dropped": float(m["dropped"]),
-        "operating_time_s": float(m["operating_time_ms"]) / 1000.0,
-        "energy_mah": float(m["energy_mah"]),
-        "soc_end": float(m["soc_end"]),
-    }
-    counts = m.get("model_counts") or {}
-    total = sum(counts.values())
-    for mid, c in counts.items():
-        out[f"share/model_{mid}"] = float(c) / total if total else 0.0
-    return out
 
 
 class EpisodeMetricsCallback(BaseCallback):
@@ -88,7 +73,7 @@ class EpisodeMetricsCallback(BaseCallback):
             writer.flush()
 
 
-def save_model(model: Any, path: Path, normalizer: Any = None) -> None:
+def save_model(model: BaseAlgorithm, path: Path, normalizer: VecNormalize | None = None) -> None:
     """Save ``model`` (and the ``VecNormalize`` statistics beside it) atomically: temp file, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.zip")
@@ -109,7 +94,7 @@ def vecnormalize_path(model_path: Path) -> Path:
 class CheckpointCallback(BaseCallback):
     """``checkpoints/model_<steps>_steps.zip`` (plus VecNormalize statistics) every ``save_freq`` steps."""
 
-    def __init__(self, save_freq: int, save_dir: Path, normalizer: Any = None) -> None:
+    def __init__(self, save_freq: int, save_dir: Path, normalizer: VecNormalize | None = None) -> None:
         super().__init__()
         self.save_freq = int(save_freq)
         self.save_dir = Path(save_dir)
@@ -141,7 +126,7 @@ class HeldOutEvalCallback(BaseCallback):
     """
 
     def __init__(self, env_config: Mapping[str, Any], seeds: Sequence[int], eval_freq: int, run_dir: Path,
-                 normalizer: Any = None, report: Callable[[str], None] | None = None,
+                 normalizer: VecNormalize | None = None, report: Callable[[str], None] | None = None,
                  vec_env_wrappers: list[Any] | None = None) -> None:
         super().__init__()
         self.env_config = dict(env_config)
@@ -177,10 +162,7 @@ class HeldOutEvalCallback(BaseCallback):
     def evaluate(self) -> float:
         """Run the held-out episodes now; returns their mean weighted accuracy."""
         self._last = self.num_timesteps
-        norm = None
-        if self.normalizer is not None:
-            norm = self.normalizer
-        runs, _ = run_seeds(policy_fn(self.model, norm), self.env_config, self.seeds,
+        runs, _ = run_seeds(policy_fn(self.model, self.normalizer), self.env_config, self.seeds,
                             vec_env_wrappers=self.vec_env_wrappers)
         s = summary(runs)
         for key, value in s.items():

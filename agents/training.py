@@ -28,12 +28,17 @@ import datetime as _dt
 import os
 import pickle
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams as H
 from agents.callbacks import (
@@ -167,10 +172,6 @@ def train(
     Raises:
         TinySimError: bad algorithm, scenario, hyperparameters or resume directory; nothing is written then.
     """
-    import time
-
-    import torch
-
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     say = report or (lambda _msg: None)
@@ -184,8 +185,6 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=False)
         (run_dir / "checkpoints").mkdir()
         write_run(run_dir, run)
-    from stable_baselines3.common.logger import configure
-
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     cfg = env_config(sc_dump, hp)
     eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
@@ -227,7 +226,7 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
 
 
-def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overrides):  # noqa: ANN001, ANN202
+def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overrides):
     if algo is None:
         raise TinySimError("train: --algo is required (allowed: " + ", ".join(H.ALGOS) + ")")
     if scenario is None:
@@ -259,7 +258,7 @@ def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overr
     return run_dir, algo_name, hp, sc_dump, hp["n_timesteps"], 0, model, venv, run
 
 
-def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file):  # noqa: ANN001, ANN202
+def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file):
     if not run_dir.is_dir():
         raise TinySimError(f"resume: {str(run_dir)!r} is not a directory")
     run = read_run(run_dir)
@@ -304,8 +303,8 @@ class Agent:
 
     path: Path
     algo: str
-    model: Any
-    normalizer: Any
+    model: BaseAlgorithm
+    normalizer: VecNormalize | None
     run: dict[str, Any]
 
     @property
@@ -313,7 +312,7 @@ class Agent:
         """Its row name in the comparison table."""
         return f"agent-{self.algo}"
 
-    def env_config(self, scenario: Any = None) -> dict[str, Any]:
+    def env_config(self, scenario: ScenarioConfig | str | None = None) -> dict[str, Any]:
         """The env config it was trained with, on ``scenario`` (default: its training scenario)."""
         cfg = dict(self.run.get("env_config") or {})
         cfg["scenario"] = scenario if scenario is not None else self.run["scenario_config"]
@@ -343,7 +342,7 @@ def load_agent(path: str | os.PathLike[str]) -> Agent:
     algo = H.canonical_algo(run["algo"])
     try:
         model = H.algo_class(algo).load(str(p), device="cpu")
-    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign zip: one line
+    except Exception as exc:  # a corrupt or foreign zip: one line
         msg = " ".join(str(exc).split())[:160]
         raise TinySimError(f"agent: cannot load {str(p)!r} as a {algo} model: {msg}") from None
     normalizer = None

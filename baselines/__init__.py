@@ -17,15 +17,15 @@ from typing import Any
 
 from baselines.budget import BudgetTracker
 from baselines.energy import EnergyMinimising
-from baselines.fast import run_episode
 from baselines.ladder import BatteryLadder
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
-from baselines.policy import BaselinePolicy
+from baselines.policy import BaselinePolicy, engines_of
 from baselines.queue_greedy import QueueGreedy
 from baselines.ratio import AccuracyPerLatency
 from baselines.seeded_random import SeededRandom
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.core.engine import run as run_episode
 from tinysim_gym.errors import TinySimError
 
 __all__ = ["BaselinePolicy", "describe", "make", "names", "run_episode"]
@@ -64,7 +64,7 @@ def _allowed_params(factory: Callable[..., Any]) -> list[str]:
     return [p for p in inspect.signature(factory).parameters if p != "self"]
 
 
-def _view(target: Any) -> Any:
+def _view(target: Any) -> Engine | None:
     """An engine to validate parameters against (None when there is no target)."""
     if target is None:
         return None
@@ -72,8 +72,6 @@ def _view(target: Any) -> Any:
         return target
     if isinstance(target, ScenarioConfig | str):
         return Engine(load_scenario(target), chunk=1)
-    from baselines.policy import engines_of
-
     return engines_of(target)[0]
 
 

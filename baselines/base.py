@@ -1,11 +1,11 @@
 """What the heuristics share: scenario facts read off the decision view, and parameter checks.
 
 Every heuristic is a small class with ``reset(view)`` (read the scenario once per episode) and
-``select(view) -> int`` (one decision). The view is the engine at a decision point
-(:class:`tinysim_gym.core.engine.Engine`); heuristics read only its public properties.
+``select(view) -> int`` (one decision). The view is the engine at a decision point, typed as
+:class:`tinysim_gym.core.view.DecisionView`; heuristics read only what that protocol offers.
 
-Heuristics that keep per-decision logic in numba also offer ``loop(engine) -> (fn, params, mem)`` for the
-compiled fast path of :func:`baselines.fast.run_episode`; ``select`` calls the very same numba decision
+Heuristics that keep per-decision logic in numba also offer ``loop(view) -> (fn, params, mem)`` for the
+compiled fast path of ``Engine.run`` (:mod:`baselines.fast`); ``select`` calls the very same numba decision
 function, so both paths choose identically.
 """
 
@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym.optimal.lp import mean_gap_ticks, model_costs
+from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.lp import mean_gap_ticks
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ class Facts:
     min_gap: float
 
     @classmethod
-    def of(cls, view: Any) -> Facts:
+    def of(cls, view: DecisionView) -> Facts:
         """Read the facts off a decision view (an engine)."""
-        costs = model_costs(view)
+        costs = view.model_costs()
         try:
             gap = mean_gap_ticks(view.scenario)
         except TinySimError:

@@ -18,13 +18,14 @@ proportional to ``L_k`` and the per-sample LP is exactly the bound's LP restrict
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_number
-from baselines.fast import compiled_loop
+from baselines.fast import CompiledForm, compiled_loop
+from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.core.view import DecisionView
 from tinysim_gym.optimal.lp import BoundResult, bound
 
 _HEAD = 5  # params: horizon, gap, idle charge, window, m; then per model: net charge, ticks, accuracy, index
@@ -99,9 +100,9 @@ class BudgetTracker:
         self.window = check_number("window", window, 1.0, 1e6)
         self._params = np.zeros(0)
         self._mem = np.zeros(1)
-        self._scenario: Any = None
+        self._scenario: ScenarioConfig | None = None
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Read the per-model costs and the arrival rate; clear the accumulator."""
         f = Facts.of(view)
         gap = f.gap if math.isfinite(f.gap) else f.min_gap
@@ -112,12 +113,12 @@ class BudgetTracker:
         self._mem = np.zeros(1)
         self._scenario = view.scenario
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """One step of the paced mixture."""
         return int(_pick(view.tick, view.remaining_mah, view.queue, self._params, self._mem))
 
-    def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
-        """Compiled form for :func:`baselines.fast.run_episode`."""
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form for ``Engine.run``."""
         return compiled_loop(_pick), self._params, self._mem
 
     @property

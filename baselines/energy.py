@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from baselines.base import Facts, check_number
 from baselines.original import StaticSelector
+from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
 
 
@@ -24,7 +23,7 @@ class EnergyMinimising(StaticSelector):
         super().__init__(0)
         self.min_accuracy = check_number("min_accuracy", min_accuracy, 0.0, 100.0)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Pick the cheapest model per correct answer among those above the floor."""
         f = Facts.of(view)
         ok = f.allowed()

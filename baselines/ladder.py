@@ -12,12 +12,13 @@ import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_index, check_number, check_sequence
-from baselines.fast import compiled_loop
+from baselines.fast import CompiledForm, compiled_loop
+from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
 
 
 @njit(cache=True)
-def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[capacity, m, thresholds (m, descending), models (m + 1)]``."""
     soc = 100.0 * r / params[0]
     m = int(params[1])
@@ -55,7 +56,7 @@ class BatteryLadder:
         self._params = np.zeros(0)
         self._mem = np.zeros(1)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Resolve the rungs' models for the scenario."""
         f = Facts.of(view)
         if self.models is None:
@@ -68,10 +69,10 @@ class BatteryLadder:
         self.rungs = rungs
         self._params = np.array([f.capacity, len(self.thresholds), *self.thresholds, *rungs], dtype=np.float64)
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """The model of the rung the state of charge falls on."""
         return int(_pick(view.tick, view.remaining_mah, view.queue, self._params, self._mem))
 
-    def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
-        """Compiled form for :func:`baselines.fast.run_episode`."""
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form for ``Engine.run``."""
         return compiled_loop(_pick), self._params, self._mem

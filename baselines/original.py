@@ -1,18 +1,32 @@
 """The original TinySimulator's selectors: static (reference), accuracy-first, latency-first, random, fuzzy.
 
-Static and fuzzy selectors also hand the engine a compiled kernel (``kernel``), so whole episodes run in
-the compiled loop; every selector also answers one decision at a time through ``select``.
+Static and fuzzy selectors also hand the engine a compiled loop (``loop``, through the shared
+:func:`baselines.fast.compiled_loop`), so whole episodes run compiled; every selector also answers one
+decision at a time through ``select``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from numba import njit
 
-from tinysim_gym.core import fuzzy
-from tinysim_gym.core import kernels as K
+from baselines import fuzzy
+from baselines.fast import CompiledForm, compiled_loop
+from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
+
+
+@njit(cache=True)
+def _static_pick(t, r, q, params, mem):  # one signature for every decision function
+    """params: ``[index]``."""
+    return int(params[0])
+
+
+@njit(cache=True)
+def _fuzzy_pick(t, r, q, params, mem):  # one signature for every decision function
+    """params: ``[variant code, capacity, rule base...]``; the state of charge as the original computes it."""
+    soc_pct = r / params[1] * 100.0  # as the original: (remaining / capacity) * 100
+    return fuzzy.fuzzy_index_kernel(fuzzy.fuzzy_output(soc_pct, float(q), params[2:]), int(params[0]))
 
 
 class StaticSelector:
@@ -29,18 +43,18 @@ class StaticSelector:
             raise TinySimError(f"index: expected an integer model index, got {index!r}")
         self.index = int(index)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Check the index against the scenario's model set."""
         if not 0 <= self.index < view.n_models:
             raise TinySimError(f"index: static model index {self.index} out of range 0..{view.n_models - 1}")
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """Return the fixed index."""
         return self.index
 
-    def kernel(self, view: Any) -> tuple[int, np.ndarray]:
-        """Compiled form: the static-selector kernel with the index as its parameter."""
-        return K.SEL_STATIC, np.array([self.index], dtype=np.float64)
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form: the index as the decision function's only parameter."""
+        return compiled_loop(_static_pick), np.array([self.index], dtype=np.float64), np.zeros(1)
 
 
 class AccuracyFirst(StaticSelector):
@@ -51,7 +65,7 @@ class AccuracyFirst(StaticSelector):
     def __init__(self) -> None:
         super().__init__(0)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Pick the most accurate model of the scenario."""
         self.index = int(np.argmax(view.accuracies))
 
@@ -64,7 +78,7 @@ class LatencyFirst(StaticSelector):
     def __init__(self) -> None:
         super().__init__(0)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Pick the model with the fewest service ticks."""
         lat = [m.latency_ms for m in view.scenario.profile.models]
         self.index = int(np.argmin(lat))
@@ -79,11 +93,11 @@ class RandomSelector:
         self.seed = seed
         self.rs = np.random.RandomState(seed)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Re-seed the legacy generator."""
         self.rs = np.random.RandomState(self.seed)
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """Draw a model index."""
         return int(self.rs.randint(view.n_models))
 
@@ -94,7 +108,7 @@ class FuzzySelector:
     Args:
         variant: ``"tova"`` (index = round(output), 10 -> 0) or ``"stream"`` (<= 3 -> 0, <= 5 -> 1, else 2);
             ``None`` takes the profile's variant.
-        params: a rule base from :func:`tinysim_gym.core.fuzzy.make_params` (default: the original's).
+        params: a rule base from :func:`baselines.fuzzy.make_params` (default: the original's).
     """
 
     name = "fuzzy"
@@ -109,7 +123,7 @@ class FuzzySelector:
             raise TinySimError(str(exc)) from None
         self._code = fuzzy.VARIANTS[variant or "tova"]
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Resolve the variant from the profile and check it fits the model set."""
         variant = self.variant or view.scenario.profile.fuzzy_variant
         self._code = fuzzy.VARIANTS[variant]
@@ -120,10 +134,11 @@ class FuzzySelector:
                 f"has {view.n_models} models"
             )
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """Evaluate the rule base at the current state of charge and queue."""
         return fuzzy.fuzzy_select_kernel(view.soc_pct, float(view.queue), self.params, self._code)
 
-    def kernel(self, view: Any) -> tuple[int, np.ndarray]:
-        """Compiled form: variant code followed by the rule base."""
-        return K.SEL_FUZZY, np.concatenate(([float(self._code)], self.params))
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form: variant code and battery capacity, followed by the rule base."""
+        params = np.concatenate(([float(self._code), float(view.capacity_mah)], self.params))
+        return compiled_loop(_fuzzy_pick), params, np.zeros(1)

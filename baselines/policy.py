@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
 
 
@@ -57,11 +58,11 @@ class BaselinePolicy:
         name: registry name, for display.
     """
 
-    def __init__(self, selector: Any, env: Any = None, name: str | None = None) -> None:
+    def __init__(self, selector: Selector, env: Any = None, name: str | None = None) -> None:
         self.selector = selector
         self.name = name or getattr(selector, "name", type(selector).__name__)
         self.env = env
-        self._copies: list[Any] = []
+        self._copies: list[Selector] = []
         self._seen: list[int] = []
 
     def __getattr__(self, attr: str) -> Any:

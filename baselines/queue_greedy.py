@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 from numba import njit
 
 from baselines.base import Facts, check_number
-from baselines.fast import compiled_loop
+from baselines.fast import CompiledForm, compiled_loop
+from tinysim_gym.core.view import DecisionView
 
 
 @njit(cache=True)
-def _pick(t, r, q, params, mem):  # noqa: ARG001 - one signature for every decision function
+def _pick(t, r, q, params, mem):  # one signature for every decision function
     """params: ``[buffer, gap, safety, m, order (m, most accurate first), ticks (m), fallback]``."""
     m = int(params[3])
     room = params[0] - q
@@ -45,7 +45,7 @@ class QueueGreedy:
         self._params = np.zeros(0)
         self._mem = np.zeros(1)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Order the models by accuracy and note the arrival rate."""
         f = Facts.of(view)
         ok = f.allowed()
@@ -56,10 +56,10 @@ class QueueGreedy:
             [f.buffer, gap, self.safety, len(order), *order, *f.ticks[order], fallback], dtype=np.float64
         )
 
-    def select(self, view: Any) -> int:
+    def select(self, view: DecisionView) -> int:
         """The most accurate model that fits the buffer's room."""
         return int(_pick(view.tick, view.remaining_mah, view.queue, self._params, self._mem))
 
-    def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
-        """Compiled form for :func:`baselines.fast.run_episode`."""
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form for ``Engine.run``."""
         return compiled_loop(_pick), self._params, self._mem

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from baselines.base import Facts, check_number
 from baselines.original import StaticSelector
+from tinysim_gym.core.view import DecisionView
 
 
 class AccuracyPerLatency(StaticSelector):
@@ -24,7 +23,7 @@ class AccuracyPerLatency(StaticSelector):
         super().__init__(0)
         self.alpha = check_number("alpha", alpha, 0.0, 10.0)
 
-    def reset(self, view: Any) -> None:
+    def reset(self, view: DecisionView) -> None:
         """Pick the best ratio among the allowed models (ties: the more accurate)."""
         f = Facts.of(view)
         score = f.accuracy / f.latency_ms**self.alpha

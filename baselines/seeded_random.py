@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit
 
-from baselines.fast import NEED_MORE
+from baselines.fast import NEED_MORE, CompiledForm
 from baselines.original import RandomSelector
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.view import DecisionView
 
 _BLOCK = 1 << 14
 
 
 @njit(cache=True)
-def _loop(ST, FS, PI, PF, arr, params, mem):  # noqa: N803 - the kernels' array names
+def _loop(ST, FS, PI, PF, arr, params, mem):  # the kernels' array names
     """params: pre-drawn model indices; mem[0]: the next one to use."""
     while True:
         status = K.advance(ST, FS, PI, PF, arr)
@@ -35,9 +34,9 @@ class SeededRandom(RandomSelector):
     draws them in blocks and both paths give the same episode.
     """
 
-    def loop(self, engine: Any) -> tuple[Any, np.ndarray, np.ndarray]:
-        """Compiled form for :func:`baselines.fast.run_episode`."""
-        self._n = int(engine.n_models)
+    def loop(self, view: DecisionView) -> CompiledForm:
+        """Compiled form for ``Engine.run``."""
+        self._n = int(view.n_models)
         params = self.rs.randint(self._n, size=_BLOCK).astype(np.float64)
         return _loop, params, np.zeros(1)
 

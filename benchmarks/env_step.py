@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
+import gymnasium as gym
+import numpy as np
 
-import tinysim_gym  # noqa: E402,F401  (registers the ids)
+import tinysim_gym  # noqa: F401  (registers the ids)
 
 
 def single_rate(env: gym.Env, actions: np.ndarray) -> tuple[float, float]:

@@ -8,7 +8,7 @@ process per capacity, and reports, as one JSON object on stdout:
   episode (``resource.getrusage``), and the peak of Python-visible allocations during the episode
   (``tracemalloc``, which also sees NumPy buffers): memory does not grow with the episode's length;
 * drift: the inference and tick counts against the exact closed form of the sync case
-  (``closed_form_sync`` in tests/test_engine.py, in rational arithmetic), which must be equal, and the charge
+  (``closed_form_sync`` in tests/support/closed_form.py, in rational arithmetic), which must be equal, and the charge
   bookkeeping against the exact rational sum of the charges drawn.
 
 Usage::
@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # the tests package: its exact closed form
 
 
 def exact_charge(sc, m) -> Fraction:
@@ -53,8 +53,8 @@ def exact_charge(sc, m) -> Fraction:
 def tick_loop_sync(sc, model: int) -> tuple[int, int, float]:
     """The reference model's sync mode, one tick per iteration, compiled: ``(inferences, ticks, remaining)``.
 
-    The same floating-point operations in the same order as tests/reference_sim.py (each discharge computes
-    the same value every time, so it is computed once here). It is the independent check of the bulk
+    The same floating-point operations in the same order as tests/support/reference_sim.py (each discharge
+    computes the same value every time, so it is computed once here). It is the independent check of the bulk
     arithmetic for episodes far too long for the Python reference (12.8e9 ticks at 100 mAh).
     """
     from numba import njit
@@ -133,9 +133,8 @@ def closed_form_default_sync(sc, model: int) -> tuple[int, int]:
 
 def child(capacity: float, seed_compat: bool, verify: bool) -> dict:
     """One measured episode (runs in a fresh process)."""
-    from test_engine import closed_form_sync
-
     from baselines.original import LatencyFirst
+    from tests.support.closed_form import closed_form_sync
     from tinysim_gym.config import load_scenario
     from tinysim_gym.core.engine import Engine
 

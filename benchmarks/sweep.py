@@ -1,4 +1,4 @@
-"""Sweep benchmark: the 8 published cases x every baseline x 5 seeds on the local backend (issue 8).
+"""Sweep benchmark: the 8 published cases x every baseline x 5 seeds on the local backend.
 
 Prints JSON. Target: the 400 runs (8 x 10 x 5) under 60 s on a 2-core machine with the local process pool,
 with the speed-up over one process (the same cells run in this process, one after the other). Both runs

@@ -25,13 +25,12 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
-from typing import Any
 
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.errors import TinySimError
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = sub.add_parser("evaluate", help="compare a trained agent with the baselines and the bound",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

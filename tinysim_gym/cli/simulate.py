@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import baselines
 from tinysim_gym.cli.common import add_scenario_args, dumps, parse_params, progress_bar, scenario_from_args
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
@@ -24,7 +25,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = sub.add_parser("simulate", help="run one scenario with one selector", description=__doc__)
     add_scenario_args(p)
@@ -49,13 +50,8 @@ def _seed(text: str) -> int:
     return value
 
 
-def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> Any:
-    """Build a selector by name for ``engine`` (``fuzzy-tova``/``fuzzy-stream`` pick the fuzzy variant)."""
-    import baselines
-
-    if name in ("fuzzy-tova", "fuzzy-stream"):
-        params = {"variant": name.split("-")[1], **params}
-        name = "fuzzy"
+def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> baselines.BaselinePolicy:
+    """Build a selector by name (or alias, e.g. ``fuzzy-tova``) for ``engine``, through the registry."""
     try:
         return baselines.make(name, engine, **params)
     except TinySimError:

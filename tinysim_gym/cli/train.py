@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from tinysim_gym.cli.common import progress_bar
 from tinysim_gym.errors import TinySimError
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
     p = sub.add_parser("train", help="train an RL agent (PPO, A2C, DQN, MaskablePPO)", description=__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

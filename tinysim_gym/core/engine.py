@@ -1,9 +1,10 @@
 """The simulation engine: one decision at a time (``reset``, ``step``), or a whole run with a selector.
 
 The engine turns a :class:`~tinysim_gym.config.ScenarioConfig` into the flat arrays of
-:mod:`tinysim_gym.core.kernels` and feeds them arrival ticks in chunks. It is also the *decision view* handed to
-selectors: at a decision point its properties (``soc``, ``queue``, ``tick``, ``dropped``, ...) describe the
-device, and ``step(model)`` serves the waiting sample and jumps to the next decision.
+:mod:`tinysim_gym.core.kernels` and feeds them arrival ticks in chunks. It is also the *decision view*
+handed to selectors (:class:`tinysim_gym.core.view.DecisionView`): at a decision point its properties
+(``soc``, ``queue``, ``tick``, ``dropped``, ...) describe the device, and ``step(model)`` serves the waiting
+sample and jumps to the next decision.
 
 Modes:
     seed-compatible (``scenario.seed_compat``): the original TinySimulator's arithmetic exactly (tick
@@ -17,11 +18,12 @@ Modes:
 from __future__ import annotations
 
 import math
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from tinysim_gym.config import ScenarioConfig, read_csv_columns
+from tinysim_gym.config import ScenarioConfig, load_scenario, read_csv_columns
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.arrivals import (
     ArrivalStream,
@@ -34,22 +36,15 @@ from tinysim_gym.core.arrivals import (
     TraceStream,
     checked_trace_times,
 )
+from tinysim_gym.core.costs import ModelCosts, model_costs
+from tinysim_gym.core.harvest import harvest_block
+from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
-
-MS_PER_HOUR = 3600 * 1000
 
 
 def discharge_mah(time_ms: float, current_ma: float) -> float:
     """Charge drawn by ``current_ma`` over ``time_ms``, in mAh, with the original's operand order."""
     return time_ms / 3600 / 1000 * current_ma
-
-
-class Selector(Protocol):
-    """What the engine needs of a policy: a model index for each decision."""
-
-    def select(self, view: Engine) -> int:
-        """Return the index of the model that serves the waiting sample."""
-        ...
 
 
 class Engine:
@@ -89,7 +84,7 @@ class Engine:
                 d_inf[i] = discharge_mah(tb, m.inference_current_ma or board.inference_current_ma)
         self.available = np.array(scenario.fits_memory(), dtype=bool)
         self.deadline_ticks = -1 if scenario.deadline_ms is None else round(scenario.deadline_ms / tb)
-        harvest = self._harvest_block(scenario)
+        harvest = harvest_block(scenario)
         lump = np.array([discharge_mah(math.ceil(x / tb) * tb, board.inference_current_ma) for x in lats])
 
         self.PI = np.zeros(K.I_SVC + 2 * n, dtype=np.int64)
@@ -127,24 +122,6 @@ class Engine:
         self.stream: ArrivalStream | None = None
         self.seed: int | None = None
         self._status = K.DONE
-
-    @staticmethod
-    def _harvest_block(scenario: ScenarioConfig) -> np.ndarray | None:
-        """The harvester as the kernels' flat parameter block (times in ticks, currents in mA)."""
-        h = scenario.harvester
-        if h is None:
-            return None
-        tb = scenario.workload.timebase_ms
-        if h.kind == "constant":
-            return np.array([K.H_CONSTANT, h.current_ma])
-        if h.kind == "solar":
-            period = h.period_ms / tb
-            return np.array([K.H_SOLAR, h.peak_current_ma, period, h.day_fraction * period, h.phase_ms / tb])
-        assert h.trace is not None
-        times, currents = read_csv_columns(h.trace, "harvester.trace", 2)
-        if min(currents) < 0:
-            raise TinySimError("harvester.trace: currents must be >= 0 mA")
-        return np.concatenate(([K.H_TRACE, len(times)], np.array(times) / tb, currents))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -236,7 +213,9 @@ class Engine:
         self._status = self._drive(K.step(self.ST, self.FS, self.PI, self.PF, self.arr, int(model)))
         return self._status == K.DECISION
 
-    def run(self, selector: Any, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
+    def run(
+        self, selector: Selector, seed: int | None = None, progress: Callable[[float], None] | None = None
+    ) -> dict[str, Any]:
         """Run one whole episode with ``selector`` and return the metrics.
 
         The fastest form a selector offers is used:
@@ -244,7 +223,6 @@ class Engine:
         * ``loop(engine) -> (fn, params, mem)``: a compiled loop ``fn(ST, FS, PI, PF, arr, params, mem)`` that
           calls the kernels and its own decision function; it returns ``NEED_ARRIVALS``, ``NEED_MORE`` (then
           ``selector.more(params, mem)`` refills its own data) or ``DONE``;
-        * ``kernel(engine) -> (kind, params)``: one of the built-in selector kernels (static, fuzzy);
         * ``select(engine) -> int``: called once per decision.
 
         Args:
@@ -255,23 +233,11 @@ class Engine:
         if hasattr(selector, "reset"):
             selector.reset(self)
         self.reset(seed)
-        loop = selector.loop(self) if hasattr(selector, "loop") else None
-        kernel = selector.kernel(self) if loop is None and hasattr(selector, "kernel") else None
-        if loop is not None or kernel is not None:
-            if loop is not None:
-                fn, params, mem = loop
-
-                def call() -> int:
-                    return fn(self.ST, self.FS, self.PI, self.PF, self.arr, params, mem)
-            else:
-                kind, kparams = kernel[0], np.asarray(kernel[1], dtype=np.float64)
-
-                def call() -> int:
-                    return K.run_selector(self.ST, self.FS, self.PI, self.PF, self.arr, kind, kparams)
-
+        if hasattr(selector, "loop"):
+            fn, params, mem = selector.loop(self)
             status = self._status
             while status != K.DONE:
-                status = call()
+                status = fn(self.ST, self.FS, self.PI, self.PF, self.arr, params, mem)
                 if status == K.NEED_ARRIVALS:
                     self.refill_arrivals()
                     if progress is not None:
@@ -358,11 +324,6 @@ class Engine:
         return int(self.ST[K.S_ARR])
 
     @property
-    def accuracy_sum(self) -> float:
-        """Sum of the accuracies (%) of the models that served each sample so far."""
-        return float(self.FS[K.G_ACC_SUM])
-
-    @property
     def last_action(self) -> int:
         """The previous decision's model index (-1 before the first)."""
         return int(self.ST[K.S_LAST_ACTION])
@@ -372,24 +333,9 @@ class Engine:
         """Inferences per model so far."""
         return self.ST[K.S_COUNTS : K.S_COUNTS + self.n_models].copy()
 
-    @property
-    def deadline_misses(self) -> int:
-        """Samples served after their deadline so far."""
-        return int(self.ST[K.S_MISSES])
-
-    @property
-    def harvested_mah(self) -> float:
-        """Charge harvested into the battery so far."""
-        return float(self.FS[K.G_HARVESTED])
-
-    def harvest_rate_ma(self) -> float:
-        """Average harvest current over the next millisecond (0 without a harvester)."""
-        off = int(self.PI[K.I_HOFF])
-        if off == 0:
-            return 0.0
-        t = self.tick
-        ticks = max(1, round(1.0 / self.timebase_ms))
-        return K.harvest_between(self.PF, off, t, t + ticks) / (ticks * self.timebase_ms) * 3.6e6
+    def model_costs(self) -> ModelCosts:
+        """Per-model costs of one served sample under this engine's arithmetic."""
+        return model_costs(self)
 
     @property
     def used_fraction(self) -> float:
@@ -443,6 +389,26 @@ class Engine:
         }
 
 
-def run(scenario: ScenarioConfig, selector: Any, seed: int | None = None, progress: Any = None) -> dict[str, Any]:
-    """Run one episode of ``scenario`` with ``selector`` on the fast path and return its metrics."""
-    return Engine(scenario, chunk=1 << 16).run(selector, seed=seed, progress=progress)
+
+def run(
+    target: Engine | ScenarioConfig | str,
+    selector: Selector,
+    seed: int | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Run one whole episode with ``selector`` on the fastest path it supports; return the metrics.
+
+    Args:
+        target: an engine, a scenario, or a scenario name / path (a new engine with large arrival chunks).
+        selector: the policy (see :meth:`Engine.run`).
+        seed: episode seed (default mode).
+        progress: optional ``progress(fraction_of_battery_used)``, called between arrival chunks.
+
+    Returns:
+        ``engine.metrics()`` of the finished episode.
+    """
+    if isinstance(target, Engine):
+        engine = target
+    else:
+        engine = Engine(target if isinstance(target, ScenarioConfig) else load_scenario(target), chunk=1 << 16)
+    return engine.run(selector, seed=seed, progress=progress)

@@ -24,7 +24,6 @@ import numpy as np
 from numba import njit
 
 from tinysim_gym.core.discharge import exact_run, seed_run
-from tinysim_gym.core.fuzzy import fuzzy_index_kernel, fuzzy_output
 
 # ---- status codes returned by the kernels
 NEED_ARRIVALS = 0
@@ -110,10 +109,6 @@ G_DRAWN_IDLE = 3
 G_HARVESTED = 4  # charge harvested into the battery (after the capacity cap)
 G_SPILLED = 5  # harvested charge lost because the battery was full
 G_COMP = 6  # default mode: Kahan compensation of the remaining charge (no drift over millions of runs)
-
-# ---- selector kernels
-SEL_STATIC = 0
-SEL_FUZZY = 1
 
 
 def state_sizes(n_models: int, buffer_size: int = 0) -> tuple[int, int]:
@@ -400,26 +395,6 @@ def apply(ST, FS, PI, PF, k):
     ST[S_FREE] = t + L
     ST[S_LAST_T] = t
     ST[S_PHASE] = P_RUN
-
-
-@njit(cache=True)
-def select(ST, FS, PI, PF, kind, params):
-    """Built-in selector kernels for the fast path: a static model, or the fuzzy rule base."""
-    if kind == SEL_STATIC:
-        return int(params[0])
-    soc_pct = FS[G_R] / PF[F_CAP] * 100.0  # as the original: (remaining / capacity) * 100
-    out = fuzzy_output(soc_pct, float(ST[S_Q]), params[1:])
-    return fuzzy_index_kernel(out, int(params[0]))
-
-
-@njit(cache=True)
-def run_selector(ST, FS, PI, PF, arr, kind, params):
-    """Fast path: run with a built-in selector kernel until the episode ends or arrivals run out."""
-    while True:
-        status = advance(ST, FS, PI, PF, arr)
-        if status != DECISION:
-            return status
-        apply(ST, FS, PI, PF, select(ST, FS, PI, PF, kind, params))
 
 
 @njit(cache=True)

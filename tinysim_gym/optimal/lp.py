@@ -55,49 +55,13 @@ from typing import Any
 
 import numpy as np
 
-from tinysim_gym.core import kernels as K
 from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.core import kernels as K
+from tinysim_gym.core.costs import model_costs
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 
 _REL = 1e-9  # relative slack that counts a constraint as binding / keeps the second LP stage feasible
-
-
-@dataclass(frozen=True)
-class ModelCosts:
-    """What one served sample costs each model, as the engine charges it.
-
-    Attributes:
-        accuracy: accuracy of each model (%).
-        ticks: busy ticks of one inference (``L_k``; 1 in the seed-compatible sync mode, where an inference
-            passes in a single tick).
-        net_charge: charge of one inference minus the idle charge of the ticks it replaces (mAh).
-        first_tick_charge: net charge of an inference cut short after its first tick (0 in the
-            seed-compatible mode, whose stop rule lets the last tick run on an empty battery).
-        idle_charge: charge of one idle tick (mAh).
-        available: models the policy may choose (memory masking).
-    """
-
-    accuracy: np.ndarray
-    ticks: np.ndarray
-    net_charge: np.ndarray
-    first_tick_charge: np.ndarray
-    idle_charge: float
-    available: np.ndarray
-
-
-def model_costs(engine: Engine) -> ModelCosts:
-    """Per-model costs of one served sample under ``engine``'s arithmetic."""
-    d_idle = float(engine.PF[K.F_D_IDLE])
-    n = engine.n_models
-    svc = np.asarray(engine.service_ticks, dtype=np.float64)
-    charge = np.asarray(engine.inference_charge_mah, dtype=np.float64)
-    available = np.asarray(getattr(engine, "available", np.ones(n, dtype=bool)), dtype=bool)
-    if engine.kind == K.KIND_LUMP:
-        lump = engine.PF[K.F_ACC + 2 * n : K.F_ACC + 3 * n] + engine.PF[K.F_LUMP_IDLE]
-        return ModelCosts(engine.accuracies.copy(), np.ones(n), lump - d_idle, np.zeros(n), d_idle, available)
-    first = np.zeros(n) if engine.seed_compat else np.maximum(charge / svc - d_idle, 0.0)
-    return ModelCosts(engine.accuracies.copy(), svc, charge - svc * d_idle, first, d_idle, available)
 
 
 def mean_gap_ticks(scenario: ScenarioConfig) -> float:
@@ -280,7 +244,7 @@ def bound(scenario: ScenarioConfig | str, observed: dict[str, Any] | None = None
     )
 
 
-def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: ANN001, ANN202
+def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):
     """Deployment horizon: variables ``x_0..x_{n-1}, z_0..z_{n-1}, T``, solved in scaled units.
 
     HiGHS ignores matrix entries below 1e-9, and per-tick charges in mAh are far smaller, so the LP runs on
@@ -347,7 +311,7 @@ def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: AN
     return served, -best, T, energy, binding, N  # the first stage optimum (the second may give up 1e-9)
 
 
-def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):  # noqa: ANN001, ANN202
+def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):
     """Until depletion: fractions ``f_k`` of arrivals (pathwise: counts ``y_k`` and one cut-short ``z_k``)."""
     n = engine.n_models
     acc, L = costs.accuracy, costs.ticks
@@ -382,7 +346,3 @@ def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):  # 
     binding.append("energy")
     return f * A, -best, A * gap, budget, binding, A
 
-
-def bound_dict(scenario: ScenarioConfig | str) -> dict[str, Any]:
-    """``bound(scenario).to_dict()``: what ``tinysim bound --json`` prints."""
-    return bound(scenario).to_dict()

@@ -1,22 +1,15 @@
 """The event-driven engine against the published figures, closed forms and the tick reference."""
 
 import math
-from fractions import Fraction
 
 import pytest
-from conftest import PUBLISHED, assert_published
-from reference_sim import reference_for
 
-from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
+from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
+from tests.support import PUBLISHED, SELECTORS, assert_published
+from tests.support.closed_form import closed_form_sync
+from tests.support.reference_sim import reference_for
 from tinysim_gym.config import load_scenario
-from tinysim_gym.core.engine import Engine, discharge_mah, run
-
-SELECTORS = {
-    "reference": lambda: StaticSelector(0),
-    "fuzzy-tova": lambda: FuzzySelector("tova"),
-    "accuracy-first": AccuracyFirst,
-    "latency-first": LatencyFirst,
-}
+from tinysim_gym.core.engine import Engine, run
 
 
 @pytest.mark.parametrize("case", sorted(PUBLISHED))
@@ -34,26 +27,6 @@ def test_exact_figures_of_the_reading():
     assert (m["ticks"], m["inferences"], m["dropped"]) == (44024563, 146261, 0)
     m = run(load_scenario("async_1"), StaticSelector(0))
     assert (m["ticks"], m["inferences"], m["dropped"]) == (33645063, 146283, 20273)
-
-
-def closed_form_sync(sc, model):
-    """Number of inferences and ticks of a seed-compatible sync run, in exact rational arithmetic."""
-    w, tb = sc.workload, sc.workload.timebase_ms
-    D = math.floor(w.min_interval_ms / tb) + 1
-    lat = sc.profile.total_latencies_ms[model]
-    lump = Fraction(discharge_mah(math.ceil(lat / tb) * tb, sc.board.inference_current_ma))
-    lump += Fraction(discharge_mah(w.min_interval_ms * tb, sc.board.idle_current_ma))
-    idle = Fraction(discharge_mah(tb, sc.board.idle_current_ma))
-    r0 = Fraction(sc.battery.capacity_mah)
-    # the charge at the start of arrival tick n (n >= 1) is r0 - D*idle - (n-1)*(lump + (D-1)*idle)
-    per = lump + (D - 1) * idle
-    n = math.floor((r0 - D * idle) / per) + 1  # first arrival whose start-of-tick charge is <= 0, or after
-    start_n = r0 - D * idle - (n - 1) * per
-    if start_n <= 0:  # the battery is empty at the start of arrival tick n: it runs, then the end
-        return n, n * D + 1
-    after = start_n - lump  # after arrival n's lump, idle ticks until the charge is <= 0
-    j = math.ceil(after / idle) if after > 0 else 0
-    return n, n * D + j + 1 + 1
 
 
 @pytest.mark.parametrize("case,model", [("sync_1", 0), ("lat_first", 1), ("acc_first", 0)])
@@ -79,7 +52,7 @@ def test_engine_equals_tick_reference_small_battery(case):
 
     def select(soc, q):
         if sc.selector.startswith("fuzzy"):
-            from tinysim_gym.core.fuzzy import fuzzy_select_kernel
+            from baselines.fuzzy import fuzzy_select_kernel
             return fuzzy_select_kernel(soc, float(q), fs.params, fs._code)
         return idx[sc.selector]
 

@@ -167,7 +167,7 @@ def check_params(params: object) -> np.ndarray:
     try:
         a = np.asarray(params, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError("params: expected a flat list of numbers (see tinysim_gym.core.fuzzy.make_params)") from None
+        raise ValueError("params: expected a flat list of numbers (see baselines.fuzzy.make_params)") from None
     if a.ndim != 1 or len(a) < HEADER or not np.isfinite(a).all():
         raise ValueError("params: expected a flat list of finite numbers starting with the 4 counts")
     counts = a[:HEADER]

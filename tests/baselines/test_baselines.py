@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PUBLISHED, assert_published
 
 import baselines
+from agents.vec_env import TinySimVecEnv
 from baselines import make, names, run_episode
 from baselines.budget import BudgetTracker
 from baselines.ladder import BatteryLadder
-from tinysim_gym.optimal.lp import bound
+from tests.support import PUBLISHED, assert_published
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.envs.env import TinySimEnv
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.lp import bound
 
 # a short default-mode scenario for per-decision comparisons
 SHORT = {"battery": {"capacity_mah": 0.01}, "horizon_ms": 5000.0}
@@ -153,11 +155,10 @@ def test_select_view_needs_reset_parameters():
 
 
 def test_evaluate_policy_works_with_the_env():
-    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.monitor import Monitor
 
-    env = Monitor(env_mod.TinySimEnv(scenario="usps-l476-async-horizon", **SHORT))
+    env = Monitor(TinySimEnv(scenario="usps-l476-async-horizon", **SHORT))
     policy = make("budget", env)
     rewards, lengths = evaluate_policy(policy, env, n_eval_episodes=2, return_episode_rewards=True)
     sc = load_scenario("usps-l476-async-horizon", **SHORT)
@@ -167,10 +168,9 @@ def test_evaluate_policy_works_with_the_env():
 
 
 def test_predict_follows_the_engine_path_exactly():
-    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     sc = load_scenario("usps-l476-async1", battery={"capacity_mah": 0.01})
     for name in ("budget", "ladder", "queue-greedy", "fuzzy", "random"):
-        env = env_mod.TinySimEnv(scenario=sc)
+        env = TinySimEnv(scenario=sc)
         policy = make(name, env)
         obs, _ = env.reset(seed=4)
         done = False
@@ -185,18 +185,16 @@ def test_predict_follows_the_engine_path_exactly():
 
 
 def test_predict_on_vector_envs():
-    env_mod = pytest.importorskip("tinysim_gym.envs.env")
     from stable_baselines3.common.evaluation import evaluate_policy
     from stable_baselines3.common.vec_env import DummyVecEnv
 
-    venv = DummyVecEnv([lambda: env_mod.TinySimEnv(scenario="usps-l476-async-horizon", **SHORT)] * 2)
+    venv = DummyVecEnv([lambda: TinySimEnv(scenario="usps-l476-async-horizon", **SHORT)] * 2)
     policy = make("queue-greedy", venv)
     obs = venv.reset()
     actions, state = policy.predict(obs, episode_start=np.ones(2, dtype=bool))
     assert actions.shape == (2,) and state is None
     rewards, _ = evaluate_policy(policy, venv, n_eval_episodes=2, return_episode_rewards=True)
     assert len(rewards) == 2
-    from agents.vec_env import TinySimVecEnv
 
     batched = TinySimVecEnv(2, {"scenario": "usps-l476-async-horizon", **SHORT})
     rewards, _ = evaluate_policy(make("budget", batched), batched, n_eval_episodes=2, return_episode_rewards=True)

@@ -11,7 +11,8 @@ import math
 import random
 
 import pytest
-from reference_sim import reference_run
+
+from tests.support.reference_sim import reference_run
 
 TB = 0.25
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PUBLISHED, assert_published
 
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
+from tests.support import PUBLISHED, assert_published
 from tinysim_gym.cli import main
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine

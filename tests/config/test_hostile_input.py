@@ -1,6 +1,7 @@
 """Hostile configs and arguments: every loader and the CLI answer with one line naming the field, exit 2.
 
-Nothing here reads ``/work/shared``: the original TinySimulator JSON files are embedded verbatim below.
+Nothing here reads files outside the repository: the original TinySimulator JSON files are embedded
+verbatim below.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import examples
 from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
+from tests.support import examples
 from tinysim_gym.cli import main
 from tinysim_gym.config import load_board, load_profile, load_scenario
 from tinysim_gym.errors import ConfigError, TinySimError
@@ -376,7 +377,7 @@ def test_unicode_names_and_paths_are_fine(tmp_path, capsys):
     assert set(json.loads(out)["model_counts"]) == {"\u00e9\u00e8", "\U0001f680"}
 
 
-# ------------------------------------------------------------------ issue 2's bad-input list, through the CLI
+# ------------------------------------------------------------------ the bad command-line inputs, through the CLI
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,4 +1,4 @@
-"""A plain tick-by-tick reference implementation of the seed model (docs: shared/spec/seed-model.md).
+"""A plain tick-by-tick reference implementation of the seed model (described in docs/seed-model.md).
 
 This is the oracle the event-driven engine is tested against, so it is written for obviousness, not
 speed: one ``while`` iteration per tick, the floating-point operations in the original's order.

@@ -1,4 +1,4 @@
-"""Beyond the original (issue 7): harvesting, per-model energy, workloads, memory, deadlines, randomisation.
+"""Beyond the original: harvesting, per-model energy, workloads, memory, deadlines, randomisation.
 
 Each feature is checked against a figure computed by hand from the scenario's numbers.
 """

@@ -12,11 +12,11 @@ from contextlib import redirect_stdout
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import assert_published
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import tinysim_gym
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
+from tests.support import assert_published
 from tinysim_gym import load_scenario, run
 from tinysim_gym.core import kernels as K
 from tinysim_gym.envs.env import TinySimEnv

@@ -6,15 +6,15 @@ import json
 
 import numpy as np
 import pytest
-from conftest import PUBLISHED
 
 import baselines
 from baselines import make, run_episode
-from tinysim_gym.core import kernels as K
-from tinysim_gym.optimal.lp import bound, model_costs
+from tests.support import PUBLISHED
 from tinysim_gym.config import load_scenario
+from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.lp import bound, model_costs
 
 TRAINING = ("usps-l476-async-horizon", "usps-l476-async1")
 

@@ -19,7 +19,7 @@ Invariants (see docs/reliability.md for the table and the case counts):
   the seed-compatible mode by less than the charge of the last *two* ticks (the stop rule reads the SoC
   at the start of a tick, so the tick that empties the battery and the one after it both run);
 * the remaining charge never increases (no harvester) and the decision view stays in bounds;
-* the event-driven engine equals the tick-by-tick reference (``tests/reference_sim.py``) exactly in
+* the event-driven engine equals the tick-by-tick reference (``tests/support/reference_sim.py``) exactly in
   seed-compatible mode; the compiled fast path equals the step-by-step path;
 * determinism: the same scenario and seed give byte-identical metrics JSON within a process, across
   processes (with different ``PYTHONHASHSEED``) and through ``tinysim simulate --json``.
@@ -44,19 +44,19 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import examples
 from hypothesis import assume, event, given, note, settings
 from hypothesis import strategies as st
-from reference_sim import reference_for
 
+from baselines import fuzzy
 from baselines.original import FuzzySelector, LatencyFirst, StaticSelector
-from tinysim_gym.core import fuzzy
+from tests.support import SELECTORS, examples
+from tests.support.closed_form import closed_form_sync
+from tests.support.reference_sim import reference_for
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, builtin_names, load_scenario
 from tinysim_gym.core.engine import Engine, discharge_mah
 from tinysim_gym.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
 BOARDS = builtin_names("boards")
 PROFILES = builtin_names("profiles")
 TIMEBASES = [0.01, 0.01, 0.01, 0.005, 0.02, 0.1, 0.25]
@@ -562,7 +562,7 @@ def test_harvest_into_a_full_battery_is_exactly_zero():
 
 
 def test_seed_mode_overshoot_can_exceed_one_ticks_charge():
-    """The issue's bound "by more than the last tick's charge" is one tick short: the tick that drains the
+    """A bound of "at most the last tick's charge" on the overshoot is one tick short: the tick that drains the
     battery started with SoC > 0, and the next tick (whose start-of-tick SoC is <= 0) still runs."""
     sc = load_scenario({"board": {"inference_current_ma": 36.0, "idle_current_ma": 36.0},
                         "profile": {"models": [{"id": 0, "accuracy": 90, "latency_ms": 1.0}]},
@@ -645,8 +645,6 @@ def test_same_seed_byte_identical_json_across_processes(capsys, tmp_path):
 @pytest.mark.skipif(os.environ.get("TINYSIM_SKIP_SCALE") == "1", reason="TINYSIM_SKIP_SCALE=1")
 def test_a_million_decisions_match_the_closed_form_quickly():
     """lat_first on 2.35 mAh: about 1e6 decisions, equal to the closed-form count, in well under 3 s."""
-    from test_engine import closed_form_sync
-
     sc = load_scenario("lat_first", battery={"capacity_mah": 2.35})
     Engine(load_scenario("lat_first", battery={"capacity_mah": 0.001})).run(LatencyFirst())  # warm the JIT
     t0 = time.perf_counter()
@@ -661,8 +659,6 @@ def test_a_million_decisions_match_the_closed_form_quickly():
 
 def test_invariants_on_the_published_cases():
     """The eight published cases on a small battery, through the same end-of-run checks."""
-    from test_engine import SELECTORS
-
     for case in ("sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"):
         sc = load_scenario(case, battery={"capacity_mah": 0.05})
         sel = FuzzySelector() if sc.selector.startswith("fuzzy") else SELECTORS[sc.selector]()

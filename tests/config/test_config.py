@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from tests.support import ROOT
 from tinysim_gym.config import (
     BoardConfig,
     ScenarioConfig,
@@ -25,9 +26,8 @@ from tinysim_gym.config import (
 )
 from tinysim_gym.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parent.parent
-
-# The original TinySimulator data (shared/seed/data), copied here so that the tests need no shared/ folder.
+# The original TinySimulator's board and profile data, copied here so that the tests need nothing outside
+# the repository.
 ORIGINAL_BOARDS = {
     "NUCLEO-H743ZI2": (165, 3.15),
     "NUCLEO-L476RG": (10.7, 0.00118),

@@ -21,9 +21,6 @@ import yaml
 from tinysim_gym.cli import main
 from tinysim_gym.errors import TinySimError
 
-pytest.importorskip("stable_baselines3")
-pytest.importorskip("sb3_contrib")
-
 SMALL = {
     "name": "tiny-horizon",
     "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",
@@ -178,7 +175,7 @@ def test_vecnormalize_statistics_are_saved_and_restored(workdir):
 
 
 def test_saved_agent_reloads_and_evaluates_identically(ppo_run):
-    from agents.evaluation import NumpyActor, policy_fn, run_seeds
+    from agents.rollout import NumpyActor, policy_fn, run_seeds
     from agents.training import load_agent
 
     a1 = load_agent(ppo_run / "best_model.zip")
@@ -371,7 +368,7 @@ def test_run_agent_serves_sweeps(workdir, ppo_run, tmp_path, capsys):
     import csv
 
     import agents
-    from agents.evaluation import policy_fn, run_seeds
+    from agents.rollout import policy_fn, run_seeds
     from agents.training import load_agent
 
     a = load_agent(ppo_run / "best_model.zip")

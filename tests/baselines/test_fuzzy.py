@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import simpful as sp
 
-from tinysim_gym.core.fuzzy import (
+from baselines.fuzzy import (
     DEFAULT_PARAMS,
     VARIANT_STREAM,
     VARIANT_TOVA,
