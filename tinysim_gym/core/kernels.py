@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from tinysim_gym.core.discharge import exact_run, seed_run
+from tinysim_gym.core.harvest import harvest_between
 
 # ---- status codes returned by the kernels
 NEED_ARRIVALS = 0
@@ -49,11 +50,6 @@ END_WORKLOAD = 3  # a finite workload (a trace) has no more samples
 
 END_OF_ARRIVALS = 1 << 62  # arrival tick used after the last sample of a finite workload
 
-# ---- harvester kinds (first value of the harvest block in PF)
-H_NONE = 0
-H_CONSTANT = 1
-H_SOLAR = 2
-H_TRACE = 3
 
 # ---- int parameters (PI)
 I_KIND = 0
@@ -116,55 +112,6 @@ def state_sizes(n_models: int, buffer_size: int = 0) -> tuple[int, int]:
     return S_COUNTS + 2 * n_models + buffer_size, 7
 
 
-@njit(cache=True)
-def _solar_integral(t, peak, period, day, phase):
-    """Integral from 0 to ``t`` (ticks) of ``peak * sin(pi * x / day)`` for ``x = (t - phase) mod period < day``."""
-    u = (t - phase) / period
-    n = np.floor(u)
-    frac = (u - n) * period
-    full = peak * day * 2.0 / np.pi
-    part = full if frac >= day else peak * day / np.pi * (1.0 - np.cos(np.pi * frac / day))
-    u0 = (0.0 - phase) / period
-    n0 = np.floor(u0)
-    frac0 = (u0 - n0) * period
-    part0 = full if frac0 >= day else peak * day / np.pi * (1.0 - np.cos(np.pi * frac0 / day))
-    return (n - n0) * full + part - part0
-
-
-@njit(cache=True)
-def harvest_between(PF, off, t0, t1):
-    """Charge (mAh) the harvester delivers over ticks ``[t0, t1)``.
-
-    Harvest block layouts (current in mA, times in ticks): constant ``[1, current]``; solar
-    ``[2, peak, period, day_length, phase]`` (a half sine during the day, nothing at night); trace
-    ``[3, m, times[m], currents[m]]`` (piecewise constant from each time on; before the first time the
-    first current, after the last the last).
-    """
-    kind = PF[off]
-    per_tick = PF[F_TB] / 3600.0 / 1000.0  # mAh per mA per tick
-    if kind == H_CONSTANT:
-        return (t1 - t0) * per_tick * PF[off + 1]
-    if kind == H_SOLAR:
-        a = _solar_integral(float(t1), PF[off + 1], PF[off + 2], PF[off + 3], PF[off + 4])
-        b = _solar_integral(float(t0), PF[off + 1], PF[off + 2], PF[off + 3], PF[off + 4])
-        return (a - b) * per_tick
-    if kind == H_TRACE:
-        m = int(PF[off + 1])
-        times = PF[off + 2 : off + 2 + m]
-        cur = PF[off + 2 + m : off + 2 + 2 * m]
-        total = 0.0
-        i = np.searchsorted(times, float(t0), side="right") - 1
-        t = float(t0)
-        while t < t1:
-            nxt = float(t1) if i + 1 >= m else min(float(t1), times[i + 1])
-            c = cur[0] if i < 0 else cur[i]
-            total += (nxt - t) * c
-            t = nxt
-            i += 1
-        return total * per_tick
-    return 0.0
-
-
 @njit(cache=True, inline="always")
 def _charge(ST, FS, PI, PF, d, k, t0, busy):
     """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run.
@@ -180,7 +127,7 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
         if j >= 0:
             ST[S_END] = t0 + j + 1
     elif PI[I_HOFF] > 0:
-        h = harvest_between(PF, PI[I_HOFF], t0, t0 + k)
+        h = harvest_between(PF, PI[I_HOFF], t0, t0 + k, PF[F_TB])
         net = d - h / k
         if net <= 0.0:
             r = FS[G_R] - k * net

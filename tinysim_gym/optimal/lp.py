@@ -88,7 +88,7 @@ def harvest_budget_mah(engine: Engine) -> float:
     off = int(engine.PI[K.I_HOFF]) if hasattr(K, "I_HOFF") else 0
     if off == 0 or engine.horizon_ticks < 0:
         return 0.0
-    return float(K.harvest_between(engine.PF, off, 0, engine.horizon_ticks))
+    return float(K.harvest_between(engine.PF, off, 0, engine.horizon_ticks, engine.PF[K.F_TB]))
 
 
 @dataclass(frozen=True)
