@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
-from tinysim_gym.optimal.lp import bound
 
 
 def add_parser(sub: Any) -> None:
@@ -19,6 +18,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Solve the LP and print the bound."""
+    # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
+    from tinysim_gym.optimal.lp import bound
+
     result = bound(scenario_from_args(args))
     if args.json:
         print(dumps(result.to_dict()))

@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tinysim_gym.atomic import atomic_path
-from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.table import dumps
 from tinysim_gym.progress import Progress
+
+if TYPE_CHECKING:
+    from tinysim_gym.config import ScenarioConfig
 
 __all__ = ["atomic_path", "add_scenario_args", "scenario_from_args", "parse_params", "dumps", "progress_bar"]
 
@@ -36,6 +38,8 @@ def add_scenario_args(p: argparse.ArgumentParser, default_scenario: str | None =
 
 def scenario_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> ScenarioConfig:
     """Build the scenario named by ``--scenario`` (or ``defaults``) with the flags as overrides."""
+    from tinysim_gym.config import load_scenario  # pydantic: only for commands that load a scenario
+
     base: Any = args.scenario
     if base is None:
         base = dict(defaults or {})

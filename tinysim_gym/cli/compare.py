@@ -9,12 +9,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import baselines
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
 from tinysim_gym.errors import TinySimError
-from tinysim_gym.experiments.compare import compare
-from tinysim_gym.experiments.plots import write_plots
-from tinysim_gym.experiments.table import format_table, rows_json, write_csv
 
 
 def add_parser(sub: Any) -> None:
@@ -33,6 +29,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the comparison, print the table and write the files."""
+    # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
+    import baselines
+    from tinysim_gym.experiments.compare import compare
+    from tinysim_gym.experiments.plots import write_plots
+    from tinysim_gym.experiments.table import format_table, rows_json, write_csv
+
     if args.seeds < 1 or args.seeds > 10_000:
         raise TinySimError(f"--seeds: expected 1..10000, got {args.seeds}")
     if args.processes is not None and not 1 <= args.processes <= 256:

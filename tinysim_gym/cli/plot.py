@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tinysim_gym.experiments.plots import write_sweep_plots
-
 
 def add_parser(sub: Any) -> None:
     """Register the subcommand."""
@@ -31,7 +29,10 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the figures and print their paths."""
+    # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
     import matplotlib
+
+    from tinysim_gym.experiments.plots import write_sweep_plots
 
     matplotlib.use("Agg")  # files only: never a window, whatever backend the environment prefers
     for p in write_sweep_plots(args.table, args.out, metric=args.metric, x=args.x, y=args.y):

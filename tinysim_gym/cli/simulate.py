@@ -9,12 +9,14 @@ Also accepts the original TinySimulator's spelling, which implies ``--seed-compa
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import baselines
 from tinysim_gym.cli.common import add_scenario_args, dumps, parse_params, progress_bar, scenario_from_args
-from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+
+if TYPE_CHECKING:
+    from baselines import BaselinePolicy
+    from tinysim_gym.core.engine import Engine
 
 DEFAULTS: dict[str, Any] = {
     "name": "cli",
@@ -50,8 +52,10 @@ def _seed(text: str) -> int:
     return value
 
 
-def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> baselines.BaselinePolicy:
+def make_selector(name: str, engine: Engine, params: dict[str, Any]) -> BaselinePolicy:
     """Build a selector by name (or alias, e.g. ``fuzzy-tova``) for ``engine``, through the registry."""
+    import baselines  # here, not at the top: ``tinysim --help`` builds every parser and must start fast
+
     try:
         return baselines.make(name, engine, **params)
     except TinySimError:
@@ -74,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         name = "reference" if args.reference == 1 else "fuzzy"
     name = name or scenario.selector or "reference"
     params = {**(scenario.selector_params if name == scenario.selector else {}), **parse_params(args.param)}
+    from tinysim_gym.core.engine import Engine
+
     engine = Engine(scenario, chunk=1 << 16)
     selector = make_selector(name, engine, params)
     update, close = progress_bar(desc=f"{scenario.name}/{name}")

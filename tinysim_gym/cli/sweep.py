@@ -14,12 +14,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import baselines
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.errors import TinySimError
-from tinysim_gym.experiments.pool import check_backend
-from tinysim_gym.experiments.sweep.run import run_sweep
-from tinysim_gym.experiments.sweep.spec import load_sweep
 from tinysim_gym.progress import Progress
 
 #: saved agents are run by the agents package, named by a string so that torch loads only when a sweep has one
@@ -49,6 +45,12 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Expand the sweep, run the unfinished cells, write the table and print a summary."""
+    # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
+    import baselines
+    from tinysim_gym.experiments.pool import check_backend
+    from tinysim_gym.experiments.sweep.run import run_sweep
+    from tinysim_gym.experiments.sweep.spec import load_sweep
+
     check_backend(args.backend, args.processes, args.address)
     if args.ship_code and args.backend != "ray":
         raise TinySimError("--ship-code: only with --backend ray")

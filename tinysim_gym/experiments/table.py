@@ -16,9 +16,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel
-
 from tinysim_gym.atomic import write_text
 
 __all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "csv_text", "dumps",
@@ -44,7 +41,7 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
 
 def json_ready(obj: Any) -> Any:
     """``obj`` as plain JSON values: NaN and inf become ``None``, NumPy scalars Python numbers, keys strings."""
-    if isinstance(obj, np.generic):
+    if getattr(obj, "shape", None) == () and hasattr(obj, "item"):  # NumPy scalars, without importing NumPy
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
@@ -71,7 +68,7 @@ def canonical_json(obj: Any) -> str:
 
 
 def _json_default(obj: Any) -> Any:
-    if isinstance(obj, BaseModel):
+    if hasattr(obj, "model_dump"):  # pydantic models, matched by duck type: no pydantic import for JSON
         return obj.model_dump(mode="json")
     if isinstance(obj, tuple):
         return list(obj)
