@@ -11,6 +11,8 @@ tinysim/operating_time_s            how long the device ran (s)
 tinysim/energy_mah                  charge drawn (mAh)
 tinysim/soc_end                     state of charge at the end (fraction)
 tinysim/share/model_<id>            share of the episode's inferences served by model ``<id>``
+tinysim/train/capacity_mah          battery capacity of each training episode as it starts (one point per
+                                    episode; with ``randomize:`` the drawn capacity)
 tinysim/eval/<same names>           held-out evaluation (mean over the eval seeds, deterministic)
 rollout/ep_weighted_accuracy        mean weighted accuracy of the episodes of the last rollout(s)
 eval/weighted_accuracy              held-out evaluation, through SB3's logger
@@ -32,6 +34,7 @@ from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.rollout import episode_scalars, policy_fn, run_seeds, summary
+from agents.safe_format import save_safe
 
 
 def tb_writer(logger: Logger) -> Any:
@@ -43,14 +46,47 @@ def tb_writer(logger: Logger) -> Any:
 
 
 class EpisodeMetricsCallback(BaseCallback):
-    """Writes the ``tinysim/`` scalars of every finished training episode to TensorBoard."""
+    """Writes the ``tinysim/`` scalars of every finished training episode to TensorBoard.
+
+    It also logs the battery capacity of every episode the training envs start (``capacities``: what the
+    agent trained on, which with ``randomize:`` is the spread of the drawn capacities).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.episodes = 0
         self._recent: list[float] = []
+        self.capacities: list[float] = []
+
+    def _on_training_start(self) -> None:
+        self._log_capacities(range(self.training_env.num_envs))
+
+    def _log_capacities(self, indices: Sequence[int] | range) -> None:
+        """Record the capacity of the episodes sub-envs ``indices`` are running now (just started)."""
+        idx = [int(i) for i in indices]
+        if not idx:
+            return
+        try:
+            engines = self.training_env.get_attr("engine", idx)
+        except AttributeError:  # an env without engines: nothing to log
+            return
+        writer = tb_writer(self.logger)
+        for eng in engines:
+            cap = float(eng.scenario.battery.capacity_mah)
+            self.capacities.append(cap)
+            if writer is not None:
+                writer.add_scalar("tinysim/train/capacity_mah", cap, self.num_timesteps)
+
+    def capacity_range(self) -> dict[str, float | int] | None:
+        """``{min, max, episodes}`` of the capacities logged so far (None before any)."""
+        if not self.capacities:
+            return None
+        return {"min": min(self.capacities), "max": max(self.capacities), "episodes": len(self.capacities)}
 
     def _on_step(self) -> bool:
+        dones = self.locals.get("dones")
+        if dones is not None and np.any(dones):
+            self._log_capacities(np.flatnonzero(dones))  # reset in the same step: the next episode's draw
         writer = tb_writer(self.logger)
         for info in self.locals.get("infos", []):
             m = info.get("episode_metrics")
@@ -73,8 +109,15 @@ class EpisodeMetricsCallback(BaseCallback):
             writer.flush()
 
 
-def save_model(model: BaseAlgorithm, path: Path, normalizer: VecNormalize | None = None) -> None:
-    """Save ``model`` (and the ``VecNormalize`` statistics beside it) atomically: temp file, then rename."""
+def save_model(model: BaseAlgorithm, path: Path, normalizer: VecNormalize | None = None,
+               extra: Mapping[str, Any] | None = None) -> None:
+    """Save ``model`` atomically (temp file, then rename) in both formats.
+
+    The SB3 ``.zip`` (and the ``VecNormalize`` statistics as ``<stem>_vecnormalize.pkl``) keep the optimiser
+    state that ``--resume`` needs; the safe pair beside it (``<stem>.safetensors`` and ``<stem>.agent.json``,
+    :func:`agents.safe_format.save_safe`, with the normalisation statistics and ``extra`` in the
+    description) is what evaluation, sweeps and the demo load, without unpickling anything.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.zip")
     model.save(tmp)
@@ -83,7 +126,18 @@ def save_model(model: BaseAlgorithm, path: Path, normalizer: VecNormalize | None
         ntmp = npath.with_name(f".{npath.name}.tmp")
         normalizer.save(str(ntmp))
         os.replace(ntmp, npath)
+    save_safe(model, path, normalizer, extra)
     os.replace(tmp, path)
+
+
+def last_multiple(steps: int, freq: int) -> int:
+    """The last multiple of ``freq`` at or before ``steps`` (0 when ``freq`` is 0).
+
+    A periodic callback counts from there, so a session resumed at step ``steps`` evaluates and saves at
+    the next multiple of its frequency, as the uninterrupted run would, not at its first step (SB3 calls
+    ``_init_callback`` before it sets ``num_timesteps``, so the count would otherwise start at 0).
+    """
+    return (int(steps) // int(freq)) * int(freq) if freq > 0 else int(steps)
 
 
 def vecnormalize_path(model_path: Path) -> Path:
@@ -94,15 +148,17 @@ def vecnormalize_path(model_path: Path) -> Path:
 class CheckpointCallback(BaseCallback):
     """``checkpoints/model_<steps>_steps.zip`` (plus VecNormalize statistics) every ``save_freq`` steps."""
 
-    def __init__(self, save_freq: int, save_dir: Path, normalizer: VecNormalize | None = None) -> None:
+    def __init__(self, save_freq: int, save_dir: Path, normalizer: VecNormalize | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self.save_freq = int(save_freq)
         self.save_dir = Path(save_dir)
         self.normalizer = normalizer
+        self.extra = extra
         self._last = 0
 
-    def _init_callback(self) -> None:
-        self._last = self.num_timesteps
+    def _on_training_start(self) -> None:
+        self._last = last_multiple(self.num_timesteps, self.save_freq)
 
     def _on_step(self) -> bool:
         if self.save_freq > 0 and self.num_timesteps - self._last >= self.save_freq:
@@ -113,7 +169,7 @@ class CheckpointCallback(BaseCallback):
         """Save a checkpoint at the current step count."""
         self._last = self.num_timesteps
         path = self.save_dir / f"model_{self.num_timesteps}_steps.zip"
-        save_model(self.model, path, self.normalizer)
+        save_model(self.model, path, self.normalizer, self.extra)
         return path
 
 
@@ -127,8 +183,9 @@ class HeldOutEvalCallback(BaseCallback):
 
     def __init__(self, env_config: Mapping[str, Any], seeds: Sequence[int], eval_freq: int, run_dir: Path,
                  normalizer: VecNormalize | None = None, report: Callable[[str], None] | None = None,
-                 vec_env_wrappers: list[Any] | None = None) -> None:
+                 vec_env_wrappers: list[Any] | None = None, extra: Mapping[str, Any] | None = None) -> None:
         super().__init__()
+        self.extra = extra
         self.env_config = dict(env_config)
         self.seeds = [int(s) for s in seeds]
         self.eval_freq = int(eval_freq)
@@ -151,8 +208,8 @@ class HeldOutEvalCallback(BaseCallback):
             if self.results:
                 self.best = max(float(np.mean(r)) for r in self.results)
 
-    def _init_callback(self) -> None:
-        self._last = self.num_timesteps
+    def _on_training_start(self) -> None:
+        self._last = last_multiple(self.num_timesteps, self.eval_freq)
 
     def _on_step(self) -> bool:
         if self.eval_freq > 0 and self.num_timesteps - self._last >= self.eval_freq:
@@ -181,7 +238,7 @@ class HeldOutEvalCallback(BaseCallback):
         improved = wa > self.best
         if improved:
             self.best = wa
-            save_model(self.model, self.run_dir / "best_model.zip", self.normalizer)
+            save_model(self.model, self.run_dir / "best_model.zip", self.normalizer, self.extra)
             _write_json(self.run_dir / "best_model.json", {"num_timesteps": self.num_timesteps, **s,
                                                            "eval_seeds": self.seeds})
         if self.report is not None:

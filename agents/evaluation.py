@@ -14,14 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from agents.loading import Agent, load_agent
 from agents.rollout import policy_fn, run_seeds
-from agents.training import Agent, load_agent
 from agents.wrappers import observation_transform
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.envs.env import TinySimEnv
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.compare import Rows, compare, mean_row
 from tinysim_gym.optimal.lp import bound
+
+#: the most evaluation episodes of one call (all run at once as rows of one batched env), as ``compare``
+MAX_SEEDS = 10_000
 
 
 def evaluate_agent(
@@ -36,7 +39,7 @@ def evaluate_agent(
     """The agent next to every baseline and the bound: :class:`tinysim_gym.experiments.compare.Rows`, bound last.
 
     Args:
-        agent: an :class:`agents.training.Agent` or the path of a saved model.
+        agent: an :class:`agents.loading.Agent` or the path of a saved model.
         scenario: scenario to evaluate on (default: the agent's training scenario).
         seeds: a count (seeds ``0 .. seeds-1``, as ``tinysim compare``) or a list.
         baselines: include every baseline (False: the agent and the bound only).
@@ -47,11 +50,13 @@ def evaluate_agent(
     ag = agent if isinstance(agent, Agent) else load_agent(agent)
     sc = load_scenario(scenario) if scenario is not None else load_scenario(ag.run["scenario_config"])
     if isinstance(seeds, int) and not isinstance(seeds, bool):
-        if seeds < 1:
-            raise TinySimError(f"seeds: expected a count >= 1, got {seeds}")
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise TinySimError(f"seeds: expected a count in 1..{MAX_SEEDS}, got {seeds}")
         seed_list = list(range(seeds))
     else:
         seed_list = [int(s) for s in seeds]
+        if not 1 <= len(seed_list) <= MAX_SEEDS:
+            raise TinySimError(f"seeds: expected 1..{MAX_SEEDS} seeds, got {len(seed_list)}")
     if sc.randomize:
         raise TinySimError(
             f"evaluate: scenario {sc.name!r} randomises {', '.join(sorted(sc.randomize))}; evaluate on concrete "
@@ -100,7 +105,7 @@ def _check_spaces(agent: Agent, env_config: Mapping[str, Any], vec_env_wrappers:
 
 @functools.lru_cache(maxsize=8)
 def _cached_agent(path: str) -> Agent:
-    return load_agent(path)
+    return load_agent(path, trust_pickle=False)
 
 
 def run_agent(
@@ -108,10 +113,12 @@ def run_agent(
 ) -> dict[str, Any]:
     """One episode of a saved agent: its ``engine.metrics()`` (what ``tinysim simulate --json`` prints).
 
-    The entry point sweeps use for ``agent:`` policies; the loaded model is cached per process.
+    The entry point sweeps use for ``agent:`` policies; the loaded model is cached per process. It loads
+    the safe pair only (never unpickles a zip: a sweep file may name a model from anywhere).
 
     Args:
-        path: a model saved by ``tinysim train``.
+        path: a model saved by ``tinysim train`` (its run directory, ``.zip`` with the safe pair beside it,
+            ``.agent.json`` or ``.safetensors``).
         scenario: a scenario config, name or path.
         seed: the episode seed.
         deterministic: must be True: agents act greedily (the most probable model), as in evaluation.

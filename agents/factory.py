@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agents.hyperparams import algo_class, canonical_algo, import_object, resolve_policy_kwargs, schedule
+from agents.hyperparams import algo_class, canonical_algo, import_wrapper, resolve_policy_kwargs, schedule
 from tinysim_gym.errors import ConfigError, TinySimError
 
 
@@ -48,7 +48,8 @@ def make_vec_env(algo: str, hp: Mapping[str, Any], scenario: Any, n_envs: int, s
     cfg = env_config(scenario, hp)
     gamma = algo_gamma(algo, hp)
     try:
-        wrappers = [(import_object(n, "env_wrapper"), kw) for n, kw in _wrapper_items(hp.get("env_wrapper"))]
+        wrappers = [(import_wrapper(n, "env_wrapper", "env_wrapper"), kw)
+                    for n, kw in _wrapper_items(hp.get("env_wrapper"))]
         if wrappers:
 
             def make_one() -> Any:
@@ -64,7 +65,7 @@ def make_vec_env(algo: str, hp: Mapping[str, Any], scenario: Any, n_envs: int, s
             venv.seed(seed)
         venv = VecMonitor(venv)
         for name, kw in _wrapper_items(hp.get("vec_env_wrapper")):
-            cls = import_object(name, "vec_env_wrapper")
+            cls = import_wrapper(name, "vec_env_wrapper", "vec_env_wrapper")
             venv = cls(venv, **_wrap_kwargs(kw, gamma))
     except TypeError as exc:
         raise ConfigError(f"hyperparams: a wrapper rejected its arguments: {exc}") from None

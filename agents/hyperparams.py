@@ -14,9 +14,10 @@ n_timesteps        training steps (agent steps: one step serves ``decisions_per_
 env_kwargs         the env config (:meth:`tinysim_gym.envs.env.TinySimEnv.default_config`): ``decisions_per_step``,
                    ``drop_penalty``, ``drop_window``, ``obs_*`` switches; the scenario comes from the command
 env_wrapper        gymnasium wrappers, as in the zoo: a list of ``module.Class`` or ``{module.Class: kwargs}``
-                   (forces one in-process ``TinySimEnv`` per copy instead of the batched env)
+                   (forces one in-process ``TinySimEnv`` per copy instead of the batched env); only the
+                   names in :data:`ALLOWED_WRAPPERS` (a file never names other code)
 vec_env_wrapper    SB3 ``VecEnvWrapper`` s, same syntax, applied innermost first (before ``normalize``); a
-                   ``gamma: auto`` argument receives the algorithm's discount
+                   ``gamma: auto`` argument receives the algorithm's discount; :data:`ALLOWED_WRAPPERS` only
 normalize          ``true``/``false`` or ``VecNormalize`` keyword arguments (``norm_obs``, ``norm_reward`` ..)
 policy_kwargs      mapping (``net_arch``, ``activation_fn`` by name: ``tanh``, ``relu`` ..; ``ortho_init``..)
 eval_freq          held-out evaluation every this many steps (0: never), on ``eval_seeds``
@@ -72,6 +73,20 @@ DEFAULTS: dict[str, Any] = {
     "eval_freq": 50_000,
     "eval_seeds": [100, 101, 102],
     "checkpoint_freq": 50_000,
+}
+#: the wrapper classes a hyperparameter file may name: a file is data, so it may not name any importable
+#: callable (importing a module runs its code, and a wrapper's constructor runs on the training env)
+ALLOWED_WRAPPERS: dict[str, tuple[str, ...]] = {
+    "vec_env_wrapper": (
+        "agents.wrappers.ObjectiveReward",
+        "agents.wrappers.SelectFeatures",
+        "stable_baselines3.common.vec_env.VecFrameStack",
+    ),
+    "env_wrapper": tuple(f"gymnasium.wrappers.{name}" for name in (
+        "ClipReward", "DelayObservation", "DtypeObservation", "FlattenObservation", "FrameStackObservation",
+        "MaxAndSkipObservation", "NormalizeObservation", "NormalizeReward", "RecordEpisodeStatistics",
+        "RescaleObservation", "StickyAction", "TimeAwareObservation", "TimeLimit",
+    )),
 }
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu", "selu", "sigmoid")
 
@@ -178,7 +193,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _wrapper_list(value: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
+def _wrapper_list(value: Any, kind: str, where: str) -> list[tuple[str, dict[str, Any]]]:
     if value in (None, [], {}):
         return []
     items = value if isinstance(value, list) else [value]
@@ -194,9 +209,27 @@ def _wrapper_list(value: Any, where: str) -> list[tuple[str, dict[str, Any]]]:
                 raise ConfigError(f"{where}[{i}]: the arguments of {name!r} must be a mapping")
         else:
             raise ConfigError(f"{where}[{i}]: expected 'module.Class' or {{module.Class: {{kwargs}}}}")
-        import_object(name, f"{where}[{i}]")
+        import_wrapper(name, kind, f"{where}[{i}]")
         out.append((str(name), dict(kwargs)))
     return out
+
+
+def import_wrapper(path: str, kind: str, where: str) -> Any:
+    """The wrapper class ``path`` names, if it is on the allow-list of ``kind`` (checked before importing).
+
+    Args:
+        path: ``module.Class`` as the file writes it.
+        kind: ``env_wrapper`` or ``vec_env_wrapper``.
+        where: the key, for the error message.
+
+    Raises:
+        ConfigError: a name outside :data:`ALLOWED_WRAPPERS` (one line), or one that does not import.
+    """
+    allowed = ALLOWED_WRAPPERS[kind]
+    if str(path) not in allowed:
+        raise ConfigError(f"{where}: {str(path)[:80]!r} is not an allowed {kind} (a hyperparameter file names "
+                          f"no other code; allowed: {', '.join(allowed)})")
+    return import_object(path, where)
 
 
 def import_object(path: str, where: str) -> Any:
@@ -288,8 +321,8 @@ def validate(algo: str, hp: Mapping[str, Any], where: str = "hyperparams") -> di
     out["env_kwargs"] = dict(out["env_kwargs"])
     if "scenario" in out["env_kwargs"]:
         raise ConfigError(f"{where}.env_kwargs.scenario: the scenario comes from --scenario, not the file")
-    _wrapper_list(out["env_wrapper"], f"{where}.env_wrapper")
-    _wrapper_list(out["vec_env_wrapper"], f"{where}.vec_env_wrapper")
+    _wrapper_list(out["env_wrapper"], "env_wrapper", f"{where}.env_wrapper")
+    _wrapper_list(out["vec_env_wrapper"], "vec_env_wrapper", f"{where}.vec_env_wrapper")
     norm = out["normalize"]
     if not isinstance(norm, bool | Mapping):
         raise ConfigError(f"{where}.normalize: expected true, false or a mapping of VecNormalize arguments")

@@ -19,6 +19,7 @@ from gymnasium.vector import AutoresetMode
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
+from agents.safe_agent import ObsNormalizer, SafeAgent
 from agents.wrappers import observation_transform
 from tinysim_gym.envs.vector_env import TinySimVectorEnv
 from tinysim_gym.errors import TinySimError
@@ -38,13 +39,16 @@ SCALARS: dict[str, tuple[str, float]] = {
 }
 
 
-def policy_fn(model: BaseAlgorithm, normalizer: VecNormalize | None = None) -> Act:
+def policy_fn(model: BaseAlgorithm | SafeAgent, normalizer: VecNormalize | ObsNormalizer | None = None) -> Act:
     """``act(obs, masks) -> actions``: the model's deterministic actions (masks used by MaskablePPO).
 
     Plain MLP policies (the configs' ``MlpPolicy``) run as a NumPy copy of the network (:class:`NumpyActor`,
     several times faster than ``model.predict`` for small batches); anything else runs through
-    ``model.predict``.
+    ``model.predict``. A :class:`~agents.safe_agent.SafeAgent` (a loaded safe pair) normalises with its own
+    saved statistics (``normalizer`` is then unused) and uses masks only when it is a MaskablePPO policy.
     """
+    if isinstance(model, SafeAgent):
+        return _safe_policy_fn(model)
     masked = type(model).__name__ == "MaskablePPO"
     fast = NumpyActor.build(model)
 
@@ -58,6 +62,17 @@ def policy_fn(model: BaseAlgorithm, normalizer: VecNormalize | None = None) -> A
         else:
             actions, _ = model.predict(obs, deterministic=True)
         return np.asarray(actions, dtype=np.int64).reshape(-1)
+
+    return act
+
+
+def _safe_policy_fn(agent: SafeAgent) -> Act:
+    fast = NumpyActor.build(agent)
+    if fast is None:
+        return agent.act  # SB3's predict on the rebuilt policy (it normalises inside)
+
+    def act(obs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        return fast(agent.normalize_obs(obs), masks if agent.masked else None)
 
     return act
 
@@ -80,7 +95,7 @@ class NumpyActor:
         self.layers = layers
 
     @classmethod
-    def build(cls, model: BaseAlgorithm) -> NumpyActor | None:
+    def build(cls, model: BaseAlgorithm | SafeAgent) -> NumpyActor | None:
         """A NumPy copy of ``model``'s action network, or None when the policy is not a plain MLP."""
         try:
             policy = model.policy

@@ -1,4 +1,4 @@
-"""Train, resume, load and evaluate agents; runs live in ``<log_dir>/<scenario>/<algo>_<n>``.
+"""Train and resume agents; runs live in ``<log_dir>/<scenario>/<algo>_<n>`` (:mod:`agents.run_dir`).
 
 A run directory holds:
 
@@ -13,13 +13,23 @@ checkpoints/model_<steps>_steps.zip     checkpoints (every ``checkpoint_freq`` s
                                         ``*_vecnormalize.pkl`` beside them when VecNormalize is used
 best_model.zip, best_model.json         best held-out evaluation so far (and its figures)
 final_model.zip                         the model at the end of the last training session
+<stem>.safetensors, <stem>.agent.json   beside every ``.zip`` above: the same policy in the safe format
+                                        (:mod:`agents.safe_format`), what ``agents.loading.load_agent`` reads
 evaluations.npz                         held-out evaluations: timesteps, per-seed weighted accuracy
 ======================================  ================================================================
 
 Seeds: the model uses ``seed``; training sub-env ``i`` starts from seed ``10000 + 1000 * seed + i``
 (``+ steps done`` after a resume); held-out evaluation during training uses ``eval_seeds`` (default
 100, 101, 102); ``tinysim evaluate --seeds N`` uses 0..N-1, as ``tinysim compare``. No training episode
-starts from an evaluation seed.
+starts from an evaluation seed. On a ``randomize:`` scenario each sub-env draws every episode's scenario
+from its own seeded generator (see :class:`~tinysim_gym.envs.vector_env.TinySimVectorEnv`); ``run.yaml``
+keeps the range of the capacities the training episodes ran at (``train_capacity_mah``).
+
+Trust: an SB3 ``.zip`` (and a ``.pkl``) runs code when it is unpickled. :func:`agents.loading.load_agent`
+reads the safe pair and unpickles a raw zip only with ``trust_pickle=True``; ``--resume`` needs the optimiser
+state, which only the zip holds, so it is refused without ``trust_pickle=True``. A resumed session hides the
+TensorBoard events the interrupted one wrote after its checkpoint (a ``SessionLog.START`` event at the
+checkpoint's step + 1, TensorBoard's own purge mechanism), so each step is on the curve once.
 """
 
 from __future__ import annotations
@@ -27,7 +37,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pickle
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -35,10 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
-from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.logger import configure
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.logger import Logger, configure
 
 from agents import hyperparams as H
 from agents.callbacks import (
@@ -47,14 +53,16 @@ from agents.callbacks import (
     HeldOutEvalCallback,
     ProgressCallback,
     save_model,
+    tb_writer,
     vecnormalize_path,
 )
 from agents.factory import env_config, make_model, make_vec_env
+from agents.run_dir import RUN_FILE, latest_checkpoint, next_run_dir, plain, read_run, write_run
+from agents.safe_format import describe
+from agents.wrappers import selected_features
 from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.envs.settings import EnvSettings, split_kwargs
 from tinysim_gym.errors import TinySimError
-
-RUN_FILE = "run.yaml"
-CHECKPOINT_RE = re.compile(r"^model_(\d+)_steps\.zip$")
 
 
 def train_seed_base(seed: int) -> int:
@@ -74,71 +82,6 @@ class TrainResult:
     elapsed_s: float
     files: dict[str, Path] = field(default_factory=dict)
 
-
-# --------------------------------------------------------------------------------------------- run dirs
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "scenario"
-
-
-def next_run_dir(log_dir: str | os.PathLike[str], scenario: str, algo: str) -> Path:
-    """``<log_dir>/<scenario>/<algo>_<n>`` with ``n`` one more than the highest existing."""
-    parent = Path(log_dir) / _safe(scenario)
-    n = 0
-    if parent.is_dir():
-        for p in parent.iterdir():
-            m = re.fullmatch(rf"{re.escape(algo)}_(\d+)", p.name)
-            if m:
-                n = max(n, int(m.group(1)))
-    return parent / f"{algo}_{n + 1}"
-
-
-def read_run(run_dir: Path) -> dict[str, Any]:
-    """The ``run.yaml`` of a run directory."""
-    path = run_dir / RUN_FILE
-    if not path.is_file():
-        raise TinySimError(f"resume: {str(run_dir)!r} is not a run directory (no {RUN_FILE})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise TinySimError(f"resume: cannot read {str(path)!r}: {' '.join(str(exc).split())[:160]}") from None
-    if not isinstance(data, dict) or not {"algo", "scenario_config", "hyperparams"} <= set(data):
-        raise TinySimError(f"resume: {str(path)!r} is not a tinysim run file")
-    return data
-
-
-def write_run(run_dir: Path, data: Mapping[str, Any]) -> None:
-    """Write ``run.yaml`` atomically."""
-    tmp = run_dir / f".{RUN_FILE}.tmp"
-    tmp.write_text(yaml.safe_dump(_plain(data), sort_keys=False), encoding="utf-8")
-    os.replace(tmp, run_dir / RUN_FILE)
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, Mapping):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    if hasattr(x, "item") and callable(x.item):
-        return x.item()
-    return x
-
-
-def latest_checkpoint(run_dir: Path) -> tuple[Path, int] | None:
-    """The checkpoint with the most steps, or None."""
-    best: tuple[Path, int] | None = None
-    ck = run_dir / "checkpoints"
-    if ck.is_dir():
-        for p in ck.iterdir():
-            m = CHECKPOINT_RE.match(p.name)
-            if m and p.is_file() and p.stat().st_size > 0 and (best is None or int(m.group(1)) > best[1]):
-                best = (p, int(m.group(1)))
-    return best
-
-
 # --------------------------------------------------------------------------------------------- training
 
 
@@ -153,6 +96,7 @@ def train(
     resume: str | os.PathLike[str] | None = None,
     report: Callable[[str], None] | None = None,
     progress: Callable[[float], None] | None = None,
+    trust_pickle: bool = False,
 ) -> TrainResult:
     """Train an agent (or continue a run) and return where it went.
 
@@ -165,9 +109,10 @@ def train(
         log_dir: parent of the run directories.
         hyperparams_file: a hyperparameter file instead of ``configs/agents/<algo>.yaml``.
         overrides: nested hyperparameter overrides (``--hyperparams``).
-        resume: a run directory to continue from its latest checkpoint.
+        resume: a run directory to continue from its latest checkpoint (unpickles it: needs ``trust_pickle``).
         report: receives one-line progress messages (evaluations, files).
         progress: receives the fraction of this session's steps done.
+        trust_pickle: allow ``resume`` to unpickle the run's checkpoint (SB3 zip, ``VecNormalize`` pkl).
 
     Raises:
         TinySimError: bad algorithm, scenario, hyperparameters or resume directory; nothing is written then.
@@ -176,21 +121,24 @@ def train(
     t0 = time.perf_counter()
     say = report or (lambda _msg: None)
     if resume is not None:
-        setup = _resume_setup(Path(resume), algo, scenario, timesteps, overrides, hyperparams_file)
+        setup = _resume_setup(Path(resume), algo, scenario, timesteps, overrides, hyperparams_file, trust_pickle)
     else:
         setup = _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overrides)
     run_dir, algo_name, hp, sc_dump, total, start, model, venv, run = setup
     normalizer = venv if hasattr(venv, "obs_rms") else None
+    cfg = env_config(sc_dump, hp)
+    extra = safe_extra(run, cfg, hp)
+    describe(model, normalizer, extra)  # a model the safe format cannot hold is refused before any file
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=False)
         (run_dir / "checkpoints").mkdir()
         write_run(run_dir, run)
-    model.set_logger(configure(str(run_dir), ["tensorboard"]))
-    cfg = env_config(sc_dump, hp)
+    model.set_logger(tensorboard_logger(run_dir, None if resume is None else start))
     eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
-                                  hp.get("vec_env_wrapper"))
-    ckpt_cb = CheckpointCallback(hp["checkpoint_freq"], run_dir / "checkpoints", normalizer)
-    callbacks = [EpisodeMetricsCallback(), eval_cb, ckpt_cb]
+                                  hp.get("vec_env_wrapper"), extra)
+    ckpt_cb = CheckpointCallback(hp["checkpoint_freq"], run_dir / "checkpoints", normalizer, extra)
+    episodes_cb = EpisodeMetricsCallback()
+    callbacks = [episodes_cb, eval_cb, ckpt_cb]
     if progress is not None:
         callbacks.append(ProgressCallback(progress, start, total))
     say(f"training {algo_name} on {sc_dump['name']} for {total - start} steps (to {total}) in {run_dir}")
@@ -201,12 +149,15 @@ def train(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        save_model(model, run_dir / "checkpoints" / f"model_{model.num_timesteps}_steps.zip", normalizer)
+        save_model(model, run_dir / "checkpoints" / f"model_{model.num_timesteps}_steps.zip", normalizer, extra)
     rollout = int(getattr(model, "n_steps", 1)) * int(model.n_envs)
     if not interrupted and (not eval_cb.timesteps or model.num_timesteps - eval_cb.timesteps[-1] >= rollout):
         eval_cb.evaluate()  # the end of training, unless the last evaluation was in the last rollout
-    save_model(model, run_dir / "final_model.zip", normalizer)
+    save_model(model, run_dir / "final_model.zip", normalizer, extra)
     run["num_timesteps"] = int(model.num_timesteps)
+    seen = merge_range(run.get("train_capacity_mah"), episodes_cb.capacity_range())
+    if seen is not None:
+        run["train_capacity_mah"] = seen
     run["sessions"] = [*run.get("sessions", []),
                        {"from": start, "to": int(model.num_timesteps), "finished": _now(),
                         "seconds": round(time.perf_counter() - t0, 1), "interrupted": interrupted}]
@@ -220,6 +171,50 @@ def train(
     best = eval_cb.best if eval_cb.results else None
     return TrainResult(run_dir, algo_name, sc_dump["name"], int(model.num_timesteps), best,
                        time.perf_counter() - t0, files)
+
+
+def safe_extra(run: Mapping[str, Any], env_cfg: Mapping[str, Any], hp: Mapping[str, Any]) -> dict[str, Any]:
+    """What the safe format keeps beside the weights: scenario, env config, hyperparameters, features.
+
+    ``observation_features`` are the env's feature names after the run's feature selection, one per
+    entry of the observation the policy reads.
+    """
+    names = EnvSettings(split_kwargs({**env_cfg, "scenario": run["scenario_config"]}, {})).feature_names
+    return {
+        "scenario": run["scenario"],
+        "scenario_config": plain(run["scenario_config"]),
+        "env_config": plain(run["env_config"]),
+        "hyperparams": plain(hp),
+        "observation_features": selected_features(hp.get("vec_env_wrapper") or [], names),
+    }
+
+
+def tensorboard_logger(run_dir: Path, resumed_at: int | None) -> Logger:
+    """The SB3 logger writing TensorBoard events into ``run_dir``.
+
+    A resumed session (``resumed_at``: the checkpoint's step) first writes ``SessionLog.START`` at
+    ``resumed_at + 1``: TensorBoard (and its ``EventAccumulator``) then drops the events of earlier files
+    with a step above the checkpoint, which the interrupted session wrote and this one writes again.
+    This is what ``SummaryWriter(purge_step=...)`` writes; SB3 creates its writer without one.
+    """
+    logger = configure(str(run_dir), ["tensorboard"])
+    writer = tb_writer(logger)
+    if resumed_at is not None and writer is not None:
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+        writer.file_writer.add_event(Event(step=int(resumed_at) + 1, session_log=SessionLog(status=SessionLog.START)))
+        writer.flush()
+    return logger
+
+
+def merge_range(old: Any, new: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ``{min, max, episodes}`` range over both sessions' capacities (either may be missing)."""
+    if new is None:
+        return dict(old) if isinstance(old, Mapping) else None
+    if not isinstance(old, Mapping) or not {"min", "max", "episodes"} <= set(old):
+        return dict(new)
+    return {"min": min(float(old["min"]), new["min"]), "max": max(float(old["max"]), new["max"]),
+            "episodes": int(old["episodes"]) + int(new["episodes"])}
 
 
 def _now() -> str:
@@ -258,7 +253,7 @@ def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overr
     return run_dir, algo_name, hp, sc_dump, hp["n_timesteps"], 0, model, venv, run
 
 
-def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file):
+def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_file, trust_pickle):
     if not run_dir.is_dir():
         raise TinySimError(f"resume: {str(run_dir)!r} is not a directory")
     run = read_run(run_dir)
@@ -282,6 +277,11 @@ def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_fil
         raise TinySimError(
             f"resume: the run already has {done} steps (target {total}); pass --timesteps with a larger total"
         )
+    if not trust_pickle:
+        raise TinySimError(
+            "resume: continuing a run loads its optimiser state from the checkpoint's SB3 zip, which runs "
+            "code when it is unpickled; pass --trust-pickle if you trust this run directory"
+        )
     stats = vecnormalize_path(ck_path)
     venv = make_vec_env(algo_name, hp, sc_dump, hp["n_envs"], train_seed_base(int(run.get("seed", 0))) + done,
                         normalize_stats=stats if stats.is_file() else None)
@@ -292,63 +292,3 @@ def _resume_setup(run_dir, algo, scenario, timesteps, overrides, hyperparams_fil
         raise TinySimError(f"resume: cannot load {str(ck_path)!r}: {' '.join(str(exc).split())[:160]}") from None
     run["n_timesteps"] = total
     return run_dir, algo_name, hp, sc_dump, total, int(model.num_timesteps), model, venv, run
-
-
-# --------------------------------------------------------------------------------------------- loading
-
-
-@dataclass
-class Agent:
-    """A saved agent ready to act: the model, its VecNormalize statistics (or None) and its run."""
-
-    path: Path
-    algo: str
-    model: BaseAlgorithm
-    normalizer: VecNormalize | None
-    run: dict[str, Any]
-
-    @property
-    def label(self) -> str:
-        """Its row name in the comparison table."""
-        return f"agent-{self.algo}"
-
-    def env_config(self, scenario: ScenarioConfig | str | None = None) -> dict[str, Any]:
-        """The env config it was trained with, on ``scenario`` (default: its training scenario)."""
-        cfg = dict(self.run.get("env_config") or {})
-        cfg["scenario"] = scenario if scenario is not None else self.run["scenario_config"]
-        return cfg
-
-
-def find_run_file(agent_path: Path) -> Path:
-    """``run.yaml`` beside the model, or one level up (a checkpoint)."""
-    for d in (agent_path.parent, agent_path.parent.parent):
-        if (d / RUN_FILE).is_file():
-            return d
-    raise TinySimError(f"agent: no {RUN_FILE} beside {str(agent_path)!r} (expected a model saved by tinysim train)")
-
-
-def load_agent(path: str | os.PathLike[str]) -> Agent:
-    """Load a model saved by ``tinysim train`` (``best_model.zip``, ``final_model.zip`` or a checkpoint)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "best_model.zip"
-    if not p.is_file():
-        raise TinySimError(f"agent: {str(p)!r} does not exist")
-    run_dir = find_run_file(p)
-    try:
-        run = read_run(run_dir)
-    except TinySimError as exc:
-        raise TinySimError(str(exc).replace("resume:", "agent:", 1)) from None
-    algo = H.canonical_algo(run["algo"])
-    try:
-        model = H.algo_class(algo).load(str(p), device="cpu")
-    except Exception as exc:  # a corrupt or foreign zip: one line
-        msg = " ".join(str(exc).split())[:160]
-        raise TinySimError(f"agent: cannot load {str(p)!r} as a {algo} model: {msg}") from None
-    normalizer = None
-    stats = vecnormalize_path(p)
-    if stats.is_file():
-        with stats.open("rb") as fh:
-            normalizer = pickle.load(fh)
-        normalizer.training = False
-    return Agent(p, algo, model, normalizer, run)

@@ -27,6 +27,7 @@ decisions later when the battery runs out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -159,14 +160,26 @@ class SelectFeatures(VecEnvWrapper):
         return self.transform(obs), rew, dones, infos
 
 
-def observation_transform(vec_env_wrappers: list[Any], names: tuple[str, ...]) -> Any:
-    """The observation selection a run's ``vec_env_wrapper`` list applies (None: observations unchanged)."""
+def _selection(vec_env_wrappers: list[Any], names: Sequence[str]) -> np.ndarray | None:
+    """The indices of the features a run's ``vec_env_wrapper`` list keeps (None: all of them)."""
     idx = None
     for item in vec_env_wrappers or []:
         name, kwargs = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         if str(name).rsplit(".", 1)[-1] == "SelectFeatures":
             keep = list((kwargs or {}).get("names", []))
-            idx = np.array([names.index(n) for n in keep], dtype=np.int64)
+            idx = np.array([list(names).index(n) for n in keep], dtype=np.int64)
+    return idx
+
+
+def observation_transform(vec_env_wrappers: list[Any], names: tuple[str, ...]) -> Any:
+    """The observation selection a run's ``vec_env_wrapper`` list applies (None: observations unchanged)."""
+    idx = _selection(vec_env_wrappers, names)
     if idx is None:
         return None
     return lambda obs: np.ascontiguousarray(np.asarray(obs)[:, idx])
+
+
+def selected_features(vec_env_wrappers: list[Any], names: Sequence[str]) -> list[str]:
+    """The names of the observation entries the policy reads, after the run's feature selection."""
+    idx = _selection(vec_env_wrappers, names)
+    return list(names) if idx is None else [names[int(i)] for i in idx]

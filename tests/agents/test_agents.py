@@ -150,7 +150,7 @@ def test_tensorboard_server_serves_tinysim_scalars(ppo_run):
 def test_resume_continues_the_step_count_and_curve(workdir, ppo_run):
     before = _scalars(ppo_run)["tinysim/weighted_accuracy"]
     done = yaml.safe_load((ppo_run / "run.yaml").read_text())["num_timesteps"]
-    assert main(["train", "--resume", str(ppo_run), "--timesteps", str(2 * STEPS), "--quiet"]) == 0
+    assert main(["train", "--resume", str(ppo_run), "--timesteps", str(2 * STEPS), "--quiet", "--trust-pickle"]) == 0
     info = yaml.safe_load((ppo_run / "run.yaml").read_text())
     assert info["num_timesteps"] >= 2 * STEPS
     assert [s["from"] for s in info["sessions"]] == [0, done]
@@ -159,7 +159,7 @@ def test_resume_continues_the_step_count_and_curve(workdir, ppo_run):
     assert new and min(new) > done  # the same curve goes on from where it stopped
     assert len(list(ppo_run.glob("events.out.tfevents.*"))) == 2
     assert not (workdir / "runs" / "tiny-horizon" / "ppo_2").exists()
-    assert main(["train", "--resume", str(ppo_run), "--timesteps", str(STEPS), "--quiet"]) == 2
+    assert main(["train", "--resume", str(ppo_run), "--timesteps", str(STEPS), "--quiet", "--trust-pickle"]) == 2
 
 
 def test_vecnormalize_statistics_are_saved_and_restored(workdir):
@@ -167,16 +167,16 @@ def test_vecnormalize_statistics_are_saved_and_restored(workdir):
     assert (run / "best_model_vecnormalize.pkl").is_file()
     ck = sorted((run / "checkpoints").glob("model_*_steps.zip"))
     assert all((run / "checkpoints" / f"{p.stem}_vecnormalize.pkl").is_file() for p in ck)
-    assert main(["train", "--resume", str(run), "--timesteps", "1280", "--quiet"]) == 0
-    from agents.training import load_agent
+    assert main(["train", "--resume", str(run), "--timesteps", "1280", "--quiet", "--trust-pickle"]) == 0
+    from agents.loading import load_agent
 
     agent = load_agent(run / "final_model.zip")
     assert agent.normalizer is not None and agent.normalizer.obs_rms.count > 1280
 
 
 def test_saved_agent_reloads_and_evaluates_identically(ppo_run):
+    from agents.loading import load_agent
     from agents.rollout import NumpyActor, policy_fn, run_seeds
-    from agents.training import load_agent
 
     a1 = load_agent(ppo_run / "best_model.zip")
     a2 = load_agent(ppo_run / "best_model.zip")
@@ -368,8 +368,8 @@ def test_run_agent_serves_sweeps(workdir, ppo_run, tmp_path, capsys):
     import csv
 
     import agents
+    from agents.loading import load_agent
     from agents.rollout import policy_fn, run_seeds
-    from agents.training import load_agent
 
     a = load_agent(ppo_run / "best_model.zip")
     expected, _ = run_seeds(policy_fn(a.model), a.env_config(), [3])

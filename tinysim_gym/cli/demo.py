@@ -3,7 +3,8 @@
 A short PPO training run on ``usps-l476-async-horizon`` (energy pacing over a 50 s horizon), then the
 trained agent next to every baseline and the optimal-policy bound on held-out seeds: the table is printed,
 and the run directory gets the TensorBoard logs, ``evaluation.csv`` and ``evaluation.png``. The last line is
-the ``tensorboard --logdir`` command that opens the curves.
+the ``tensorboard --logdir`` command that opens the curves. The trained agent is evaluated from its safe-format
+pair (``best_model.safetensors`` + ``best_model.agent.json``), as ``tinysim evaluate`` loads it.
 
 The full-length, documented training commands are in ``agents/README.md``; this run is shorter, so its
 agent is good but not the tuned result.
@@ -34,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     """Train, evaluate, print the table and where everything went."""
     from agents.evaluation import evaluate_agent
-    from agents.training import load_agent, train
+    from agents.loading import load_agent
+    from agents.training import train
     from tinysim_gym.experiments.plots import write_plots
     from tinysim_gym.experiments.table import format_table, write_csv
 

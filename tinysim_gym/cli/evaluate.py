@@ -13,6 +13,11 @@ several scenarios ``--json`` prints ``[{"scenario": name, "rows": [...]}, ...]``
 row into one file (the ``scenario`` column tells them apart) and ``--plot eval.png`` writes
 ``eval-<scenario>.png`` per scenario.
 
+Loading: the agent is read from its safe-format pair (``best_model.safetensors`` and
+``best_model.agent.json`` beside ``best_model.zip``; ``tinysim train`` writes them beside every model),
+which holds numbers and a validated description and cannot run code. A ``.zip`` without that pair is an
+SB3 pickle: loading it runs whatever code it names, so it is refused unless ``--trust-pickle`` is given.
+
 Examples::
 
     tinysim evaluate --agent runs/usps-l476-async-horizon/ppo_1/best_model.zip --seeds 5 --plot eval.png
@@ -34,8 +39,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     """Register the subcommand."""
     p = sub.add_parser("evaluate", help="compare a trained agent with the baselines and the bound",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--agent", required=True, metavar="MODEL_ZIP",
-                   help="a model saved by tinysim train (or its run dir)")
+    p.add_argument("--agent", required=True, metavar="MODEL",
+                   help="a model saved by tinysim train: its run dir, .zip, .agent.json or .safetensors")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow a .zip without its safe-format pair: SB3 unpickles it, which runs any code the "
+                        "file names (only for files you trust)")
     p.add_argument("--scenario", action="append", metavar="SCENARIO",
                    help="scenario to evaluate on (repeatable; default: the agent's training scenario)")
     p.add_argument("--scenarios", metavar="A,B,C",
@@ -51,13 +59,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print the table (or JSON)."""
-    from agents.evaluation import evaluate_agent
-    from agents.training import load_agent
+    from agents.evaluation import MAX_SEEDS, evaluate_agent
+    from agents.loading import load_agent
     from tinysim_gym.experiments.plots import write_plots
     from tinysim_gym.experiments.table import format_table, rows_json, write_csv
 
-    if args.seeds < 1:
-        raise TinySimError(f"--seeds: expected a count >= 1, got {args.seeds}")
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise TinySimError(f"--seeds: expected a count in 1..{MAX_SEEDS}, got {args.seeds}")
     if args.processes is not None and args.processes < 1:
         raise TinySimError(f"--processes: expected a count >= 1, got {args.processes}")
     scenarios: list[str | None] = list(args.scenario or [])
@@ -68,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         scenarios.extend(names)
     if not scenarios:
         scenarios = [None]
-    agent = load_agent(args.agent)
+    agent = load_agent(args.agent, trust_pickle=args.trust_pickle)
     tables = [evaluate_agent(agent, scenario=sc, seeds=args.seeds, baselines=not args.no_baselines,
                              processes=args.processes, progress=not args.json) for sc in scenarios]
     several = len(tables) > 1

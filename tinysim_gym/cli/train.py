@@ -4,12 +4,13 @@ Runs go to ``<log-dir>/<scenario>/<algo>_<n>`` (default log dir: ``runs``). Hype
 ``configs/agents/<algo>.yaml`` (the scenario's section, else ``default``); ``--hyperparams KEY=VALUE``
 overrides single keys (``env_kwargs.decisions_per_step=64``, ``learning_rate=lin_1e-3``).
 ``--resume RUN_DIR`` continues a run from its latest checkpoint, on the same TensorBoard curve and step
-count, up to ``--timesteps`` (the run's total; default: the total it was started with).
+count, up to ``--timesteps`` (the run's total; default: the total it was started with). Resuming loads the
+optimiser state from the checkpoint's SB3 zip, a pickle that can run code, so it needs ``--trust-pickle``.
 
 Examples::
 
     tinysim train --algo ppo --scenario usps-l476-async-horizon
-    tinysim train --resume runs/usps-l476-async-horizon/ppo_1 --timesteps 2000000
+    tinysim train --resume runs/usps-l476-async-horizon/ppo_1 --timesteps 2000000 --trust-pickle
     tensorboard --logdir runs
 """
 
@@ -31,7 +32,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--timesteps", type=int, metavar="N", help="total training steps (default: the file's n_timesteps)")
     p.add_argument("--seed", type=int, default=0, help="seed of the model and the training envs (default 0)")
     p.add_argument("--log-dir", default="runs", metavar="DIR", help="parent of the run directories (default: runs)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run from its latest checkpoint (needs --trust-pickle)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow --resume to unpickle the run's SB3 checkpoint (it holds the optimiser state; "
+                        "unpickling runs any code the file names, so only for runs you trust)")
     p.add_argument("--hyperparams", nargs="+", metavar="KEY=VALUE", help="override hyperparameters (YAML values)")
     p.add_argument("--hyperparams-file", metavar="FILE",
                    help="hyperparameter file instead of configs/agents/<algo>.yaml")
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = train(algo=args.algo, scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
                        log_dir=args.log_dir, hyperparams_file=args.hyperparams_file, overrides=overrides,
-                       resume=args.resume, report=report, progress=update)
+                       resume=args.resume, report=report, progress=update, trust_pickle=args.trust_pickle)
     finally:
         close()
     best = "-" if result.best_weighted_accuracy is None else f"{result.best_weighted_accuracy:.3f} %"

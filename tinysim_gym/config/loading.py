@@ -261,3 +261,24 @@ def sample_scenario(scenario: ScenarioConfig, rng: np.random.Generator) -> Scena
     base = scenario.model_dump()
     base["randomize"] = {}
     return scenario_from_mapping(base, over)
+
+
+def require_concrete(scenario: ScenarioConfig, what: str) -> ScenarioConfig:
+    """``scenario`` itself, if it randomises nothing; a one-line refusal otherwise.
+
+    ``compare`` and ``bound`` work on one concrete scenario: on a ``randomize:`` template they would quietly
+    use its base values, which are not what an episode of it runs on.
+
+    Args:
+        scenario: the scenario to check.
+        what: the command or function refusing (the message's prefix).
+
+    Raises:
+        ConfigError: the scenario has a ``randomize:`` section.
+    """
+    if scenario.randomize:
+        raise ConfigError(
+            f"{what}: scenario {scenario.name!r} randomises {', '.join(sorted(scenario.randomize))} per episode; "
+            "use a concrete scenario (no randomize:, e.g. one held-out combination as its own file)"
+        )
+    return scenario

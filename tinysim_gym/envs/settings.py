@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.config import ScenarioConfig, load_scenario, sample_scenario
 from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_ACTION, W_FLAGS, W_RING, W_WIN
 from tinysim_gym.errors import ConfigError, TinySimError
 
@@ -106,6 +106,20 @@ class EnvSettings:
                 "make a new env for a different model set"
             )
         return sc
+
+    def draw(self, template: ScenarioConfig, rng: np.random.Generator) -> ScenarioConfig:
+        """One concrete episode scenario drawn from ``template``'s ``randomize`` section with ``rng``.
+
+        Raises:
+            TinySimError: a drawn profile with another model count than the action space (one line).
+        """
+        scenario = sample_scenario(template, rng)
+        if len(scenario.profile.models) != self.n_models:
+            raise TinySimError(
+                f"randomize.profile: every profile must have {self.n_models} models (the action space), "
+                f"{scenario.profile.name!r} has {len(scenario.profile.models)}"
+            )
+        return scenario
 
 
 def _int(cfg: Mapping[str, Any], key: str, lo: int, hi: int) -> int:

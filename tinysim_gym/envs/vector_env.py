@@ -47,8 +47,17 @@ class TinySimVectorEnv(VectorEnv):
     Infos stay empty on ordinary steps (for speed); when a sub-env's episode ends its info carries
     ``episode_metrics`` (the ``tinysim simulate --json`` figures), as in the single env.
 
-    Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (a list seeds each one);
-    ``reset(options={"scenario": ref})`` switches every sub-env's scenario.
+    Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (Gymnasium's convention for vector envs;
+    a list seeds each one): sub-env ``i`` then has its own generator, seeded as ``TinySimEnv.reset(seed=s + i)``
+    seeds ``np_random``, and later autoresets continue it. ``reset(options={"scenario": ref})`` switches
+    every sub-env's scenario.
+
+    Domain randomisation: with a scenario whose ``randomize:`` section names ranges or choices, every
+    sub-env reset (explicit or autoreset) draws a concrete scenario from that sub-env's generator before
+    the episode's arrivals, exactly as ``TinySimEnv.reset`` does, so sub-env ``i`` seeded with ``s + i``
+    sees the same sequence of drawn scenarios, episode after episode, as a single env seeded with
+    ``s + i``. ``template`` is the scenario with the ranges, ``scenario`` stays that scenario too, and
+    ``scenarios[i]`` (and ``engine(i).scenario``) is sub-env ``i``'s current draw.
 
     Args:
         num_envs: number of sub-environments.
@@ -110,7 +119,8 @@ class TinySimVectorEnv(VectorEnv):
 
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
         n = self.num_envs
-        self.scenario = scenario
+        self.template = self.scenario = scenario  # the template may name ranges drawn at every reset
+        self.scenarios = [scenario] * n
         self.engines = [Engine(scenario, chunk=self.chunk) for _ in range(n)]
         e0 = self.engines[0]
         self.ST = np.zeros((n, len(e0.ST)), dtype=np.int64)
@@ -154,18 +164,27 @@ class TinySimVectorEnv(VectorEnv):
         self._charge[i], self._static[i], self._cheapest[i] = mask_inputs(eng)
 
     def _reset_row(self, i: int, seed: int | None) -> None:
-        if seed is not None:
-            self._rngs[i] = seeding.np_random(seed)[0]
-        elif self._rngs[i] is None:
-            self._rngs[i] = seeding.np_random()[0]
+        rng = self._rngs[i]
+        if seed is not None or rng is None:
+            rng = self._rngs[i] = seeding.np_random(seed)[0]
+        if self.template.randomize:
+            self._draw_row(i, rng)
         eng = self.engines[i]
-        if not eng.reset(seed=seed, rng=self._rngs[i]):
-            raise TinySimError(f"scenario {self.scenario.name!r}: the episode ends before the first decision")
+        if not eng.reset(seed=seed, rng=rng):
+            raise TinySimError(f"scenario {self.scenarios[i].name!r}: the episode ends before the first decision")
         self._bind(i)
         res = env_first(self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.WK[i], self.OBS[i])
         self._status[i] = res[0]
         self._steps[i] = 0
         self._started[i] = True
+
+    def _draw_row(self, i: int, rng: np.random.Generator) -> None:
+        """Give sub-env ``i`` an engine on a scenario drawn from its own generator (before its arrivals)."""
+        scenario = self.settings.draw(self.template, rng)
+        eng = Engine(scenario, chunk=self.chunk)
+        eng.arr = self.ARR[i]
+        self.engines[i] = eng
+        self.scenarios[i] = scenario
 
     def engine(self, i: int) -> Engine:
         """Sub-env ``i``'s engine, its status brought up to date (a decision view for selectors)."""

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.config.loading import require_concrete
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.policies import Policy, RegistryRef, load_registry, parse_policies, parse_seeds
@@ -161,10 +162,11 @@ def compare(
         :meth:`~tinysim_gym.optimal.lp.BoundResult.as_row`).
 
     Raises:
-        TinySimError: unknown policy or bad parameters (checked before anything runs).
+        TinySimError: unknown policy or bad parameters, or a ``randomize:`` scenario (checked before anything
+            runs: its episodes are draws, so one table of it would describe none of them).
     """
     t_start = time.perf_counter()
-    sc = scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario)
+    sc = require_concrete(scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario), "compare")
     if policies is None:
         policies = load_registry(registry).names()
     plist = parse_policies(policies, registry=registry, allow_agents=False)

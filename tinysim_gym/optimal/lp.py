@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.config.loading import require_concrete
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.costs import model_costs
 from tinysim_gym.core.engine import Engine
@@ -193,7 +194,7 @@ def bound(scenario: ScenarioConfig | str, observed: dict[str, Any] | None = None
         >>> round(bound("sync_1").weighted_accuracy, 2)
         94.08
     """
-    sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
+    sc = require_concrete(load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario, "bound")
     engine = Engine(sc, chunk=1)
     costs = model_costs(engine)
     n = engine.n_models
