@@ -26,6 +26,7 @@ from tests.support import examples
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.arrival_draws import MT_DOUBLES_PER_TWIST, mt19937_doubles
 from tinysim_gym.core.arrivals import GeometricStream, SeedCompatStream
 from tinysim_gym.core.engine import Engine, run
 from tinysim_gym.core.fast_static import fixed_model_loop, general_loop
@@ -264,3 +265,13 @@ def test_geometric_stream_draws_what_numpy_geometric_draws(p):
                 assert np.array_equal(out, want), (p, seed, chunk)
                 last = int(want[-1])
             assert mine.bit_generator.state == theirs.bit_generator.state
+
+
+@pytest.mark.parametrize("seed", [1, 0, 12345])
+def test_compiled_mersenne_twister_draws_what_python_random_draws(seed):
+    rnd = random.Random(seed)
+    key = np.array(random.Random(seed).getstate()[1][:624], dtype=np.uint32)
+    out = np.empty(MT_DOUBLES_PER_TWIST * 3)
+    for _ in range(2):
+        mt19937_doubles(key, out)
+        assert out.tolist() == [rnd.random() for _ in range(len(out))]

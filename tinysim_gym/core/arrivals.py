@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinysim_gym.core.arrival_draws import GEOMETRIC_SEARCH_MIN_P, bernoulli_ticks, geometric_ticks
+from tinysim_gym.core.arrival_draws import (
+    GEOMETRIC_SEARCH_MIN_P,
+    MT_DOUBLES_PER_TWIST,
+    bernoulli_ticks,
+    geometric_ticks,
+    mt19937_doubles,
+)
 from tinysim_gym.errors import TinySimError
 
 
@@ -71,28 +77,27 @@ class GeometricStream(ArrivalStream):
 class SeedCompatStream(ArrivalStream):
     """Async workload exactly as the original draws it: Python ``random`` seeded with ``seed``.
 
-    ``random.uniform(0, 1)`` is ``random.random()``, and NumPy's ``MT19937`` turns the same Mersenne Twister
-    state into the same doubles, so the draws are made in bulk from a copied state.
+    ``random.uniform(0, 1)`` is ``random.random()``, so the doubles are made in bulk from a copy of the
+    Mersenne Twister state (:func:`~tinysim_gym.core.arrival_draws.mt19937_doubles`), ``block`` at a time
+    (rounded up to whole twists).
     """
 
     def __init__(self, min_interval_ticks: float, p: float, seed: int = 1, block: int = 1 << 16) -> None:
         super().__init__(min_interval_ticks)
         state = random.Random(seed).getstate()[1]
-        bits = np.random.MT19937()
-        bits.state = {"bit_generator": "MT19937",
-                      "state": {"key": np.array(state[:624], dtype=np.uint32), "pos": state[624]}}
-        self.gen = np.random.Generator(bits)
+        assert state[624] == 624  # a freshly seeded generator sits at the end of a twist
+        self.key = np.array(state[:624], dtype=np.uint32)
         self.threshold = 1.0 - p
         self.pending = 0  # failed draws since the last success, carried between blocks
-        self.u = np.empty(block)
-        self.pos = block  # the first fill draws a block
+        self.u = np.empty(-(-block // MT_DOUBLES_PER_TWIST) * MT_DOUBLES_PER_TWIST)
+        self.pos = len(self.u)  # the first fill draws a block
 
     def fill(self, out: np.ndarray) -> int:
         """Write the next ``len(out)`` arrival ticks into ``out``; return how many were written."""
         filled = 0
         while filled < len(out):
             if self.pos >= len(self.u):
-                self.gen.random(out=self.u)
+                mt19937_doubles(self.key, self.u)
                 self.pos = 0
             self.pos, self.pending, self.last, filled = bernoulli_ticks(
                 self.u, self.pos, self.threshold, self.pending, self.last, self.base_gap, out, filled)
