@@ -1,8 +1,9 @@
 """The original TinySimulator's selectors: static (reference), accuracy-first, latency-first, random, fuzzy.
 
-Static and fuzzy selectors also hand the engine a compiled loop (``loop``, through the shared
-:func:`baselines.fast.compiled_loop`), so whole episodes run compiled; every selector also answers one
-decision at a time through ``select``.
+Static and fuzzy selectors also hand the engine a compiled loop (``loop``): the engine's register loop
+(:mod:`tinysim_gym.core.fast_static`) with a fixed model or the fuzzy decision function, so whole episodes
+run compiled with the state in registers; every selector also answers one decision at a time through
+``select``.
 """
 
 from __future__ import annotations
@@ -11,15 +12,10 @@ import numpy as np
 from numba import njit
 
 from baselines import fuzzy
-from baselines.fast import CompiledForm, compiled_loop
+from baselines.fast import CompiledForm
+from tinysim_gym.core.fast_static import fixed_model_loop, register_loop
 from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
-
-
-@njit(cache=True)
-def _static_pick(t, r, q, params, mem):  # one signature for every decision function
-    """params: ``[index]``."""
-    return int(params[0])
 
 
 @njit(cache=True)
@@ -27,6 +23,12 @@ def _fuzzy_pick(t, r, q, params, mem):  # one signature for every decision funct
     """params: ``[variant code, capacity, rule base...]``; the state of charge as the original computes it."""
     soc_pct = r / params[1] * 100.0  # as the original: (remaining / capacity) * 100
     return fuzzy.fuzzy_index_kernel(fuzzy.fuzzy_output(soc_pct, float(q), params[2:]), int(params[0]))
+
+
+@njit(cache=True)
+def _fuzzy_loop(ST, FS, PI, PF, arr, params, mem):
+    """The engine's register loop with the fuzzy decision function (see ``tinysim_gym.core.fast_static``)."""
+    return register_loop(ST, FS, PI, PF, arr, _fuzzy_pick, params, mem)
 
 
 class StaticSelector:
@@ -53,8 +55,8 @@ class StaticSelector:
         return self.index
 
     def loop(self, view: DecisionView) -> CompiledForm:
-        """Compiled form: the index as the decision function's only parameter."""
-        return compiled_loop(_static_pick), np.array([self.index], dtype=np.float64), np.zeros(1)
+        """Compiled form: the engine's register loop for one model, the index as its only parameter."""
+        return fixed_model_loop, np.array([self.index], dtype=np.float64), np.zeros(1)
 
 
 class AccuracyFirst(StaticSelector):
@@ -141,4 +143,4 @@ class FuzzySelector:
     def loop(self, view: DecisionView) -> CompiledForm:
         """Compiled form: variant code and battery capacity, followed by the rule base."""
         params = np.concatenate(([float(self._code), float(view.capacity_mah)], self.params))
-        return compiled_loop(_fuzzy_pick), params, np.zeros(1)
+        return _fuzzy_loop, params, np.zeros(1)

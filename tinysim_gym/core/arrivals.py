@@ -15,6 +15,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tinysim_gym.core.arrival_draws import (
+    GEOMETRIC_SEARCH_MIN_P,
+    MT_DOUBLES_PER_TWIST,
+    bernoulli_ticks,
+    geometric_ticks,
+    mt19937_doubles,
+)
 from tinysim_gym.errors import TinySimError
 
 
@@ -51,6 +58,17 @@ class GeometricStream(ArrivalStream):
         super().__init__(min_interval_ticks)
         self.p = p
         self.rng = rng
+        self._u = np.empty(0)
+
+    def fill(self, out: np.ndarray) -> int:
+        """Write the next ``len(out)`` arrival ticks; NumPy's search method is run compiled where it applies."""
+        if self.p < GEOMETRIC_SEARCH_MIN_P:
+            return super().fill(out)
+        if len(self._u) != len(out):
+            self._u = np.empty(len(out))
+        self.rng.random(out=self._u)  # the doubles ``geometric`` would take, one per variate
+        self.last = int(geometric_ticks(self._u, self.p, self.last, self.base_gap, out))
+        return len(out)
 
     def _gaps(self, n: int) -> np.ndarray:
         return self.base_gap + self.rng.geometric(self.p, size=n).astype(np.int64)
@@ -59,38 +77,31 @@ class GeometricStream(ArrivalStream):
 class SeedCompatStream(ArrivalStream):
     """Async workload exactly as the original draws it: Python ``random`` seeded with ``seed``.
 
-    ``random.uniform(0, 1)`` is ``random.random()``, and NumPy's legacy ``RandomState`` turns the same
-    Mersenne Twister state into the same doubles, so the draws are made in bulk from a copied state.
+    ``random.uniform(0, 1)`` is ``random.random()``, so the doubles are made in bulk from a copy of the
+    Mersenne Twister state (:func:`~tinysim_gym.core.arrival_draws.mt19937_doubles`), ``block`` at a time
+    (rounded up to whole twists).
     """
 
     def __init__(self, min_interval_ticks: float, p: float, seed: int = 1, block: int = 1 << 16) -> None:
         super().__init__(min_interval_ticks)
         state = random.Random(seed).getstate()[1]
-        self.rs = np.random.RandomState()
-        self.rs.set_state(("MT19937", np.array(state[:624], dtype=np.uint32), state[624]))
+        assert state[624] == 624  # a freshly seeded generator sits at the end of a twist
+        self.key = np.array(state[:624], dtype=np.uint32)
         self.threshold = 1.0 - p
         self.pending = 0  # failed draws since the last success, carried between blocks
-        self.block = block
-        self.buf = np.empty(0, dtype=np.int64)
+        self.u = np.empty(-(-block // MT_DOUBLES_PER_TWIST) * MT_DOUBLES_PER_TWIST)
+        self.pos = len(self.u)  # the first fill draws a block
 
-    def _gaps(self, n: int) -> np.ndarray:
-        parts = [self.buf]
-        have = len(self.buf)
-        while have < n:
-            u = self.rs.random_sample(self.block)
-            idx = np.flatnonzero(u > self.threshold)
-            if len(idx) == 0:
-                self.pending += self.block
-                continue
-            g = np.empty(len(idx), dtype=np.int64)
-            g[0] = idx[0] + 1 + self.pending
-            g[1:] = np.diff(idx)
-            self.pending = self.block - 1 - int(idx[-1])
-            parts.append(g)
-            have += len(g)
-        allg = np.concatenate(parts)
-        self.buf = allg[n:]
-        return self.base_gap + allg[:n]
+    def fill(self, out: np.ndarray) -> int:
+        """Write the next ``len(out)`` arrival ticks into ``out``; return how many were written."""
+        filled = 0
+        while filled < len(out):
+            if self.pos >= len(self.u):
+                mt19937_doubles(self.key, self.u)
+                self.pos = 0
+            self.pos, self.pending, self.last, filled = bernoulli_ticks(
+                self.u, self.pos, self.threshold, self.pending, self.last, self.base_gap, out, filled)
+        return len(out)
 
 
 class _ContinuousStream(ArrivalStream):
