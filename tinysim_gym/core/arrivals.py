@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from tinysim_gym.core.arrival_draws import (
     mt19937_doubles,
 )
 from tinysim_gym.errors import TinySimError
+
+if TYPE_CHECKING:
+    from tinysim_gym.config import ScenarioConfig
 
 
 class ArrivalStream:
@@ -254,3 +258,35 @@ class TraceStream(_ContinuousStream):
         g = self.gaps[self.pos : self.pos + n]
         self.pos += len(g)
         return g
+
+
+def make_stream(scenario: ScenarioConfig, trace_ms: np.ndarray | None, seed: int | None,
+                rng: np.random.Generator | None) -> ArrivalStream:
+    """The arrival stream of one episode of ``scenario`` (queueing kinds; seed-compatible sync has none).
+
+    Args:
+        scenario: the scenario; its workload picks the process.
+        trace_ms: the checked arrival times of a trace workload (None otherwise).
+        seed: seeds the default mode's generator when ``rng`` is None (the seed-compatible mode always
+            replays the original's stream, seeded with 1).
+        rng: the generator to draw from (the Gymnasium env passes its ``np_random``).
+    """
+    w = scenario.workload
+    tb = w.timebase_ms
+    min_interval_ticks = (w.min_interval_ms or 0.0) / tb
+    if scenario.seed_compat:
+        return SeedCompatStream(min_interval_ticks, w.arrival_probability, seed=1)
+    if w.mode == "sync":
+        return PeriodicStream(min_interval_ticks)
+    gen = rng if rng is not None else np.random.default_rng(seed)
+    if w.process == "bernoulli":
+        return GeometricStream(min_interval_ticks, w.arrival_probability, gen)
+    if w.process == "periodic":
+        return JitteredPeriodicStream(w.min_interval_ms or 0.0, w.jitter_ms, tb, gen)
+    if w.process == "poisson":
+        return PoissonStream(w.rate_hz or 0.0, tb, gen)
+    if w.process == "mmpp":
+        assert w.mmpp is not None
+        return MMPPStream(w.mmpp.rates_hz, w.mmpp.switch_hz, tb, gen)
+    assert trace_ms is not None
+    return TraceStream(trace_ms, tb)

@@ -25,17 +25,7 @@ import numpy as np
 
 from tinysim_gym.config import ScenarioConfig, load_scenario, read_csv_columns
 from tinysim_gym.core import kernels as K
-from tinysim_gym.core.arrivals import (
-    ArrivalStream,
-    GeometricStream,
-    JitteredPeriodicStream,
-    MMPPStream,
-    PeriodicStream,
-    PoissonStream,
-    SeedCompatStream,
-    TraceStream,
-    checked_trace_times,
-)
+from tinysim_gym.core.arrivals import ArrivalStream, checked_trace_times, make_stream
 from tinysim_gym.core.costs import ModelCosts, model_costs
 from tinysim_gym.core.harvest import harvest_block
 from tinysim_gym.core.view import Selector
@@ -138,26 +128,7 @@ class Engine:
         """
         self.seed = seed
         w = self.scenario.workload
-        if self.kind == K.KIND_LUMP:
-            self.stream = None
-        elif self.seed_compat:
-            self.stream = SeedCompatStream(self.min_interval_ticks, w.arrival_probability, seed=1)
-        elif w.mode == "sync":
-            self.stream = PeriodicStream(self.min_interval_ticks)
-        else:
-            gen = rng if rng is not None else np.random.default_rng(seed)
-            tb = w.timebase_ms
-            if w.process == "bernoulli":
-                self.stream = GeometricStream(self.min_interval_ticks, w.arrival_probability, gen)
-            elif w.process == "periodic":
-                self.stream = JitteredPeriodicStream(w.min_interval_ms or 0.0, w.jitter_ms, tb, gen)
-            elif w.process == "poisson":
-                self.stream = PoissonStream(w.rate_hz or 0.0, tb, gen)
-            elif w.process == "mmpp":
-                assert w.mmpp is not None
-                self.stream = MMPPStream(w.mmpp.rates_hz, w.mmpp.switch_hz, tb, gen)
-            else:
-                self.stream = TraceStream(self._trace, tb)
+        self.stream = None if self.kind == K.KIND_LUMP else make_stream(self.scenario, self._trace, seed, rng)
         self.ST, self.FS = K.empty_state(self.n_models, w.buffer_size)
         self.FS[K.G_R] = self.initial_mah
         if self.stream is not None:
@@ -387,7 +358,6 @@ class Engine:
             "spilled_mah": float(fs[K.G_SPILLED]),
             "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, counts, strict=True)},
         }
-
 
 
 def run(
