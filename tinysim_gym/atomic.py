@@ -70,7 +70,10 @@ class _Output:
             st = os.stat(self.path)  # follows symbolic links
         except FileNotFoundError:
             st = None
-        except OSError as exc:  # a link loop, a file in the way of a directory
+        except NotADirectoryError:  # a file where a directory should be: name that file
+            blocker = next((q for q in self.path.parents if q.exists() and not q.is_dir()), self.path)
+            raise _oserror(errno.ENOTDIR, blocker) from None
+        except OSError as exc:  # a link loop
             raise _oserror(exc.errno or errno.EINVAL, self.path) from None
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise _oserror(errno.EISDIR, self.path)

@@ -80,24 +80,31 @@ class Journal:
         """Record one finished cell: written and flushed at once, fsync'ed at least every second."""
         if self._f is None:
             raise TinySimError(f"sweep: the journal {str(self.path)!r} is not open")
-        self._f.write(canonical_json({"key": key, "metrics": metrics, "error": error}) + "\n")
-        self._f.flush()
+        try:
+            self._f.write(canonical_json({"key": key, "metrics": metrics, "error": error}) + "\n")
+            self._f.flush()
+        except OSError as exc:  # a full disk: the error names the journal, not just the reason
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         if time.monotonic() - self._synced >= self.fsync_every_s:
             self.sync()
 
     def sync(self) -> None:
         """Force the journal to disk."""
         if self._f is not None:
-            self._f.flush()
-            os.fsync(self._f.fileno())
+            try:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             self._synced = time.monotonic()
 
     def close(self) -> None:
-        """Sync, unlock and close."""
+        """Sync, unlock and close (an error here follows one already reported, or the table was written)."""
         if self._f is not None:
             with contextlib.suppress(OSError):
                 self.sync()
-            self._f.close()
+            with contextlib.suppress(OSError):
+                self._f.close()
             self._f = None
 
 
