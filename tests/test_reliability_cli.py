@@ -37,7 +37,8 @@ def one_line(proc: subprocess.CompletedProcess) -> str:
 
 def test_os_error_line_names_the_path_and_the_reason():
     assert os_error_line(OSError(28, "No space left on device", "out/x.csv")) == "out/x.csv: No space left on device"
-    assert os_error_line(OSError(18, "Invalid cross-device link", "a", None, "b")) == "a -> b: Invalid cross-device link"
+    cross = OSError(18, "Invalid cross-device link", "a", None, "b")
+    assert os_error_line(cross) == "a -> b: Invalid cross-device link"
     assert os_error_line(OSError(5, "Input/output error")) == "Input/output error"
 
 

@@ -21,8 +21,10 @@ BASE = {
 
 # (randomize section, what the one-line error must name)
 BAD = [
-    ({"workload.arrival_probability": {"range": [0.5, 3.0]}}, "randomize.workload.arrival_probability range upper end 3.0"),
-    ({"workload.arrival_probability": {"range": [-1.0, 0.5]}}, "randomize.workload.arrival_probability range lower end -1.0"),
+    ({"workload.arrival_probability": {"range": [0.5, 3.0]}},
+     "randomize.workload.arrival_probability range upper end 3.0"),
+    ({"workload.arrival_probability": {"range": [-1.0, 0.5]}},
+     "randomize.workload.arrival_probability range lower end -1.0"),
     ({"workload.arrival_probability": [0.5, 0.7, 1.5]}, "randomize.workload.arrival_probability choice 3 (1.5)"),
     ({"battery.capacity_mah": {"range": [0.0, 0.1]}}, "randomize.battery.capacity_mah range lower end 0.0"),
     ({"battery.capacity_mah": {"log_range": [0.01, 1e400]}}, "randomize.battery.capacity_mah"),
@@ -54,8 +56,10 @@ def test_good_ranges_still_load_and_draw():
     sc = load_scenario("usps-random-horizon")
     variants = dict(randomize_variants(sc))
     assert sorted(variants) == [
-        "randomize.battery.capacity_mah range lower end 0.05", "randomize.battery.capacity_mah range upper end 0.15",
-        "randomize.workload.min_interval_ms range lower end 1.5", "randomize.workload.min_interval_ms range upper end 3.0",
+        "randomize.battery.capacity_mah range lower end 0.05",
+        "randomize.battery.capacity_mah range upper end 0.15",
+        "randomize.workload.min_interval_ms range lower end 1.5",
+        "randomize.workload.min_interval_ms range upper end 3.0",
     ]
     assert variants["randomize.battery.capacity_mah range upper end 0.15"].battery.capacity_mah == 0.15
     env = TinySimEnv(scenario="usps-random-horizon")
