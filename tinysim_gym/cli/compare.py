@@ -9,6 +9,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tinysim_gym.atomic import safe_file_name, write_files
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
 from tinysim_gym.errors import TinySimError
 
@@ -32,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
     import baselines
     from tinysim_gym.experiments.compare import compare
-    from tinysim_gym.experiments.plots import write_plots
-    from tinysim_gym.experiments.table import format_table, rows_json, write_csv
+    from tinysim_gym.experiments.plots import plots_png
+    from tinysim_gym.experiments.table import format_table, rows_csv, rows_json
 
     if args.seeds < 1 or args.seeds > 10_000:
         raise TinySimError(f"--seeds: expected 1..10000, got {args.seeds}")
@@ -45,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
                    usage_policy=args.usage_policy, registry=baselines)
     written = []
     if not args.no_files:
-        out = Path(args.out)
-        written.append(write_csv(rows, out / f"compare_{scenario.name}.csv"))
-        written.append(write_plots(rows, out / f"compare_{scenario.name}.png"))
+        stem = Path(args.out) / f"compare_{safe_file_name(scenario.name, 'scenario')}"
+        # both files or neither: a full disk must not leave a table without its figure
+        written = write_files({stem.with_name(stem.name + ".csv"): rows_csv(rows),
+                               stem.with_name(stem.name + ".png"): plots_png(rows)})
     if args.json:
         print(dumps(rows_json(rows)))
     else:

@@ -28,9 +28,9 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
+from tinysim_gym.atomic import safe_file_name
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.errors import TinySimError
 
@@ -111,4 +111,4 @@ def run(args: argparse.Namespace) -> int:
 
 def _slug(name: str) -> str:
     """A file-name-safe form of a scenario name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "scenario"
+    return safe_file_name(name, "scenario")

@@ -29,7 +29,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("sweep", help="run a grid of scenarios x policies x seeds into one table",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sweep", metavar="SWEEP", help="sweep file (YAML) or a built-in sweep name (smoke)")
-    p.add_argument("--out", required=True, metavar="FILE", help="the table to write (CSV)")
+    p.add_argument("--out", metavar="FILE", help="the table to write (CSV; required unless --dry-run)")
     p.add_argument("--backend", default="local", choices=("local", "ray"),
                    help="local process pool (default) or Ray")
     p.add_argument("--address", metavar="ADDR",
@@ -45,6 +45,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Expand the sweep, run the unfinished cells, write the table and print a summary."""
+    if not args.out and not args.dry_run:
+        raise TinySimError("tinysim sweep: the following arguments are required: --out (unless --dry-run)")
     # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
     import baselines
     from tinysim_gym.experiments.pool import check_backend

@@ -6,7 +6,7 @@ models), :mod:`~tinysim_gym.config.randomize` (domain randomisation), :mod:`~tin
 (file guards) and :mod:`~tinysim_gym.config.loading` (names, files, overrides and error messages).
 """
 
-from tinysim_gym.config.guards import MAX_FILE_BYTES, read_csv_columns, read_mapping
+from tinysim_gym.config.guards import MAX_FILE_BYTES, read_csv_columns, read_mapping, read_regular, read_regular_text
 from tinysim_gym.config.loading import (
     KINDS,
     builtin_names,
@@ -15,6 +15,7 @@ from tinysim_gym.config.loading import (
     load_board,
     load_profile,
     load_scenario,
+    randomize_variants,
     resolve_ref,
     sample_scenario,
     scenario_from_mapping,
@@ -50,8 +51,11 @@ __all__ = [
     "load_board",
     "load_profile",
     "load_scenario",
+    "randomize_variants",
     "read_csv_columns",
     "read_mapping",
+    "read_regular",
+    "read_regular_text",
     "resolve_ref",
     "sample_scenario",
     "scenario_from_mapping",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,7 +85,9 @@ def _format_validation(err: ValidationError, what: str) -> str:
     else:
         msg = " or ".join(msgs)
     inp = e.get("input")
-    shown = "" if isinstance(inp, dict | list | tuple) or e["type"] == "missing" else f" (got {inp!r:.60})"
+    # the value of an unknown key is not shown: it is not ours (a path pointed at the wrong file) to print
+    hidden = isinstance(inp, dict | list | tuple) or e["type"] in ("missing", "extra_forbidden", "extra_forbidden_hint")
+    shown = "" if hidden else f" (got {inp!r:.60})"
     loc = ".".join(loc_parts)
     where = f"{what}.{loc}" if loc else what
     more = len(errors) - len(same)
@@ -211,7 +213,48 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
             data[k] = v.model_dump()
     data["board"] = data["board"].model_dump() if isinstance(data["board"], BaseModel) else data["board"]
     data["profile"] = data["profile"].model_dump() if isinstance(data["profile"], BaseModel) else data["profile"]
-    return validate(ScenarioConfig, data, "scenario")
+    scenario = validate(ScenarioConfig, data, "scenario")
+    for _ in randomize_variants(scenario):
+        pass  # every choice and both ends of every range must give a valid scenario: checked now, not when drawn
+    return scenario
+
+
+def randomize_variants(scenario: ScenarioConfig) -> Iterator[tuple[str, ScenarioConfig]]:
+    """The concrete scenarios at the edges of ``randomize``: each choice, and both ends of each range, alone.
+
+    Every other field keeps the scenario's own value, so a value that cannot give a valid scenario is found
+    when the scenario loads (one line naming the entry and the value) instead of at some later draw.
+
+    Yields:
+        ``(what, concrete scenario)``, ``what`` naming the entry and the value (``randomize.board choice 2``).
+
+    Raises:
+        ConfigError: a value that does not give a valid scenario.
+    """
+    if not scenario.randomize:
+        return
+    base = scenario.model_dump()
+    base["randomize"] = {}
+    for key in sorted(scenario.randomize):
+        spec = scenario.randomize[key]
+        if isinstance(spec, list):
+            values = [(f"choice {i + 1} ({v!r:.60})", v) for i, v in enumerate(spec)]
+        else:
+            kind, (lo, hi) = next(iter(spec.items()))
+            values = [(f"{kind} lower end {lo!r}", float(lo)), (f"{kind} upper end {hi!r}", float(hi))]
+        for label, value in values:
+            over: dict[str, Any] = {}
+            node = over
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+            what = f"randomize.{key} {label}"
+            try:
+                variant = scenario_from_mapping(base, over)
+            except ConfigError as exc:
+                raise ConfigError(f"scenario.{what} gives no valid scenario: {exc}") from None
+            yield what, variant
 
 
 def load_scenario(ref: str | Mapping[str, Any] | ScenarioConfig, **overrides: Any) -> ScenarioConfig:

@@ -4,11 +4,18 @@ Numba re-compiles a cached function when *its own* file changes, but not when a 
 another module does: a cached loop would keep an old copy of the engine's kernels. So the cache lives in a
 directory named after a hash of every source file of the project's packages (``tinysim_gym``, ``baselines``,
 ``agents``): any change to any of them starts a fresh cache. ``NUMBA_CACHE_DIR`` set by the user wins.
+
+The cache is an optimisation and never a reason to fail: :func:`tolerate_broken_cache` makes a corrupt or
+unreadable entry a miss (the function is compiled in memory, and the broken index is removed so that the
+next save writes a good one) and an entry that cannot be written a skipped save. A directory that cannot
+be written at all is numba's own case: it compiles in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -41,3 +48,45 @@ def use_source_keyed_cache() -> None:
         target = Path(tempfile.gettempdir()) / "tinysim-gym" / f"numba-{source_hash()}"
         target.mkdir(parents=True, exist_ok=True)
     config.CACHE_DIR = str(target)
+
+
+def tolerate_broken_cache() -> None:
+    """Make numba's cache loads and saves never raise: a broken cache costs a compilation, not the run.
+
+    Numba raises whatever unpickling a damaged index or object file raises (``UnpicklingError``,
+    ``EOFError``, ``ReferenceError``...), so every exception is caught here, at the two calls through
+    which numba reads and writes its cache.
+    """
+    from numba.core import caching
+
+    cache = caching.Cache
+    if getattr(cache.load_overload, "tolerant", False):
+        return
+    load, save = cache.load_overload, cache.save_overload
+
+    def load_overload(self: caching.Cache, sig: object, target_context: object) -> object:
+        try:
+            return load(self, sig, target_context)
+        except Exception as exc:  # any damage: a miss, compiled in memory
+            _log.debug("numba cache: cannot load %s (%s); compiling in memory", self._name, exc)
+            return None
+
+    def save_overload(self: caching.Cache, sig: object, data: object) -> None:
+        try:
+            save(self, sig, data)
+        except OSError as exc:  # cannot write: keep what is compiled in memory
+            _log.debug("numba cache: cannot save %s (%s)", self._name, exc)
+        except Exception as exc:  # a damaged index: remove it so that this save writes a good one
+            _log.debug("numba cache: damaged index of %s (%s); rewriting it", self._name, exc)
+            index = getattr(getattr(self, "_cache_file", None), "_index_path", None)
+            with contextlib.suppress(Exception):
+                if index:
+                    os.unlink(index)
+                save(self, sig, data)
+
+    load_overload.tolerant = True  # type: ignore[attr-defined]
+    cache.load_overload = load_overload  # type: ignore[method-assign]
+    cache.save_overload = save_overload  # type: ignore[method-assign]
+
+
+_log = logging.getLogger(__name__)

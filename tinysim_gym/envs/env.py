@@ -16,7 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from tinysim_gym.config import ScenarioConfig, sample_scenario
+from tinysim_gym.config import ScenarioConfig, randomize_variants, sample_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import coerce_action, mask_inputs
@@ -112,9 +112,16 @@ class TinySimEnv(gym.Env):
         self._status: int | None = None
 
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
+        # every profile a reset may draw must fit the action space: checked now, not at some later draw
+        for what, variant in randomize_variants(scenario):
+            n = len(variant.profile.models)
+            if n != self.settings.n_models:
+                raise TinySimError(f"{what}: every profile must have {self.settings.n_models} models (the action "
+                                   f"space), {variant.profile.name!r} has {n}")
+        engine = Engine(scenario, chunk=CHUNK)  # may fail (an unreadable trace): nothing is switched yet
         self.template = scenario  # may name ranges to draw from at every reset (``randomize``)
         self.scenario = scenario
-        self.engine = Engine(scenario, chunk=CHUNK)
+        self.engine = engine
         self._refresh()
 
     def _draw_scenario(self) -> None:
@@ -143,14 +150,21 @@ class TinySimEnv(gym.Env):
         unknown = sorted(set(options or {}) - {"scenario"})
         if unknown:
             raise TinySimError(f"options: unknown key {unknown[0]!r} (allowed: scenario)")
-        if options and options.get("scenario") is not None:
-            self._set_scenario(self.settings.load(options["scenario"]))
-        if self.template.randomize:
-            self._draw_scenario()
-        eng = self.engine
-        if not eng.reset(seed=seed, rng=self.np_random):
-            self._status = None
-            raise TinySimError(f"scenario {self.scenario.name!r}: the episode ends before the first decision")
+        previous = (self.template, self.scenario, self.engine)
+        self._status = None  # until this reset succeeds, the env needs one
+        try:
+            if options and options.get("scenario") is not None:
+                self._set_scenario(self.settings.load(options["scenario"]))
+            if self.template.randomize:
+                self._draw_scenario()
+            eng = self.engine
+            if not eng.reset(seed=seed, rng=self.np_random):
+                raise TinySimError(f"scenario {self.scenario.name!r}: the episode ends before the first decision")
+        except TinySimError:
+            # a failed switch leaves the scenario the env had: the next reset() runs that one again
+            self.template, self.scenario, self.engine = previous
+            self._refresh()
+            raise
         self._refresh()
         obs = np.empty(self.settings.obs_dim, dtype=np.float32)
         res = env_first(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
@@ -215,7 +229,13 @@ class TinySimEnv(gym.Env):
         )
 
     def action_masks(self) -> np.ndarray:
-        """Boolean mask of the models that can run now (True = allowed); never all False."""
+        """Boolean mask of the models that can run now (True = allowed); never all False.
+
+        Raises:
+            gymnasium.error.ResetNeeded: before the first ``reset()`` (or after one that failed).
+        """
+        if self._status is None:
+            raise gym.error.ResetNeeded("TinySimEnv.action_masks() called before reset(): call reset() first")
         rem = self.engine.FS[K.G_R]
         mask = ~(self._static_mask | (self._charge > rem))
         if not mask.any():

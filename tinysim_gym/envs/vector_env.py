@@ -309,6 +309,8 @@ class TinySimVectorEnv(VectorEnv):
 
     def action_masks(self) -> np.ndarray:
         """``(num_envs, n_models)`` bool: the models each sub-env can run now (never a row of all False)."""
+        if not self._started.all():
+            raise gym.error.ResetNeeded("TinySimVectorEnv.action_masks() called before reset(): call reset() first")
         rem = self.FS[:, K.G_R]
         mask = ~(self._static | (self._charge > rem[:, None]))
         empty = ~mask.any(axis=1)

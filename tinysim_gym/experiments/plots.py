@@ -67,6 +67,16 @@ def write_plots(
         usage: that policy's timeline, if ``rows`` is not a :class:`Rows` that carries it.
         title: figure title (default: the scenario name).
     """
+    return write_bytes(path, plots_png(rows, policy=policy, usage=usage, title=title))
+
+
+def plots_png(
+    rows: Sequence[Mapping[str, Any]],
+    policy: str | None = None,
+    usage: Mapping[str, Any] | None = None,
+    title: str | None = None,
+) -> bytes:
+    """The PNG of :func:`write_plots`, as bytes (for a caller that writes it with other files, all or none)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -132,7 +142,7 @@ def write_plots(
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    return write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------------------ sweeps

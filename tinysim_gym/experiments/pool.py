@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.refs import package_dirs
 
-__all__ = ["LocalPool", "Pool", "RayPool", "check_backend", "make_pool"]
+__all__ = ["LocalPool", "Pool", "RayPool", "check_backend", "make_pool", "probe_address"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -136,12 +136,17 @@ class RayPool:
                 kwargs["runtime_env"] = {"py_modules": package_dirs(ship)}
             if address and address.startswith("ray://"):  # Ray Client: only what it forwards
                 kwargs = {k: v for k, v in kwargs.items() if k == "runtime_env"}
+            if address:
+                probe_address(address)
             try:
                 if address:
-                    ray.init(address=address, **kwargs)
+                    _within(CONNECT_TIMEOUT_S * 6, ray.init, address=address, **kwargs)
                 else:
                     ray.init(address="local", num_cpus=max(1, processes or os.cpu_count() or 1),
                              include_dashboard=False, object_store_memory=200 * 1024 * 1024, **kwargs)
+            except TimeoutError:
+                raise TinySimError(f"--address {address}: cannot reach Ray (it did not answer within "
+                                   f"{CONNECT_TIMEOUT_S * 6:g} s)") from None
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 first = " ".join(str(exc).split())[:200]
                 where = f"--address {address}" if address else "--backend ray"
@@ -181,6 +186,61 @@ class RayPool:
         """Shut down the Ray instance if this pool started it."""
         if self.owned and self.ray.is_initialized():
             self.ray.shutdown()
+
+
+#: seconds to wait for a cluster's port to accept a connection before giving up on it
+CONNECT_TIMEOUT_S = 5.0
+
+
+def probe_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Check that a Ray address (``HOST:PORT`` or ``ray://HOST:PORT``) accepts a TCP connection, in bounded time.
+
+    Ray itself retries an unreachable address for minutes; this fails at once (a refused port) or after
+    ``timeout_s`` (no answer). ``auto`` and other addresses without a port are left to Ray, which finds no
+    running instance quickly.
+
+    Raises:
+        TinySimError: one line naming the address and the reason.
+    """
+    import socket
+
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    host = host.strip("[]")  # [::1]:6379
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except (OSError, OverflowError) as exc:  # OverflowError: a port beyond 65535
+        reason = "no answer" if isinstance(exc, TimeoutError) else (getattr(exc, "strerror", None) or str(exc))
+        raise TinySimError(f"--address {address}: cannot reach Ray ({reason} within {timeout_s:g} s)") from None
+
+
+def _within(timeout_s: float, fn: Callable[..., Any], **kwargs: Any) -> Any:
+    """``fn(**kwargs)``, or :class:`TimeoutError` after ``timeout_s``: a port that accepts but never speaks Ray.
+
+    The call runs in a daemon thread, which is left behind on a timeout (it cannot be stopped); the command
+    then ends with its one-line error and the thread with the process.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            box["value"] = fn(**kwargs)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=call, name="ray-connect", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
 
 
 def check_backend(backend: str, processes: int | None, address: str | None) -> None:

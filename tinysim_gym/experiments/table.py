@@ -19,7 +19,7 @@ from typing import Any
 from tinysim_gym.atomic import write_text
 
 __all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "csv_text", "dumps",
-           "format_table", "json_ready", "model_count_columns", "rows_json", "write_csv"]
+           "format_table", "json_ready", "model_count_columns", "rows_csv", "rows_json", "write_csv"]
 
 #: every table (compare, evaluate, sweep) names the count of model ``<id>`` ``model_counts.<id>``: the
 #: dotted path of the metrics' ``model_counts`` mapping, as every other nested field is named
@@ -120,10 +120,15 @@ def _plain_cell(v: Any) -> Any:
     return "" if v is None else v
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write compare-style rows as CSV (one column per key; ``model_counts`` as ``model_counts.<id>``); atomic."""
+def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Compare-style rows as CSV text (one column per key; ``model_counts`` as ``model_counts.<id>``)."""
     keys, flat = _flat(rows)
-    return write_text(path, csv_text(keys, flat, cell=_plain_cell, lineterminator="\r\n"))
+    return csv_text(keys, flat, cell=_plain_cell, lineterminator="\r\n")
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write compare-style rows as CSV (:func:`rows_csv`); atomic."""
+    return write_text(path, rows_csv(rows))
 
 
 # ------------------------------------------------------------------------------------------------ text

@@ -12,11 +12,13 @@ import csv
 import io
 import json
 import os
+import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from tinysim_gym.config.guards import MAX_FILE_BYTES, read_regular_text
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.sweep.columns import PREFIX, SCENARIO_COLUMNS
 from tinysim_gym.experiments.sweep.spec import Cell
@@ -24,6 +26,8 @@ from tinysim_gym.experiments.table import canonical_json
 
 __all__ = ["Finished", "Journal", "finished_in_table", "journal_path", "read_table"]
 
+#: the largest table read back (a sweep of about a million cells)
+MAX_TABLE_BYTES = 500 * MAX_FILE_BYTES
 #: cell key -> (flat metrics, error message or None)
 Finished = dict[str, tuple[dict[str, Any], str | None]]
 
@@ -49,6 +53,10 @@ class Journal:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "a+", encoding="utf-8")  # kept open (and locked) until close()
+        if not stat.S_ISREG(os.fstat(self._f.fileno()).st_mode):  # a FIFO would block the read below
+            self._f.close()
+            self._f = None
+            raise TinySimError(f"sweep: the journal {str(self.path)!r} is not a regular file; remove it")
         try:
             fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -72,38 +80,46 @@ class Journal:
         """Record one finished cell: written and flushed at once, fsync'ed at least every second."""
         if self._f is None:
             raise TinySimError(f"sweep: the journal {str(self.path)!r} is not open")
-        self._f.write(canonical_json({"key": key, "metrics": metrics, "error": error}) + "\n")
-        self._f.flush()
+        try:
+            self._f.write(canonical_json({"key": key, "metrics": metrics, "error": error}) + "\n")
+            self._f.flush()
+        except OSError as exc:  # a full disk: the error names the journal, not just the reason
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
         if time.monotonic() - self._synced >= self.fsync_every_s:
             self.sync()
 
     def sync(self) -> None:
         """Force the journal to disk."""
         if self._f is not None:
-            self._f.flush()
-            os.fsync(self._f.fileno())
+            try:
+                self._f.flush()
+                os.fsync(self._f.fileno())
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
             self._synced = time.monotonic()
 
     def close(self) -> None:
-        """Sync, unlock and close."""
+        """Sync, unlock and close (an error here follows one already reported, or the table was written)."""
         if self._f is not None:
             with contextlib.suppress(OSError):
                 self.sync()
-            self._f.close()
+            with contextlib.suppress(OSError):
+                self._f.close()
             self._f = None
 
 
-def read_table(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, str]]]:
+def read_table(path: str | os.PathLike[str], what: str = "table") -> tuple[list[str], list[dict[str, str]]]:
     """Read a sweep table (CSV) as its header and rows of strings.
 
+    Args:
+        path: the CSV file (a regular file of at most :data:`MAX_TABLE_BYTES`).
+        what: what the file is, the start of an error message (``--out`` for a sweep's own table).
+
     Raises:
-        TinySimError: unreadable file, or not a CSV with a header.
+        TinySimError: unreadable, not a regular file, too large, or not a CSV with a header.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise TinySimError(f"cannot read {str(p)!r}: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_regular_text(p, what, MAX_TABLE_BYTES)
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames:
         raise TinySimError(f"{str(p)!r} is empty or not a CSV table")
@@ -118,7 +134,7 @@ def finished_in_table(path: Path, wanted: Mapping[str, Cell]) -> Finished:
     """The cells of ``wanted`` that an existing table at ``path`` already holds (none if it does not exist)."""
     if not path.exists():
         return {}
-    header, rows = read_table(path)
+    header, rows = read_table(path, "--out")
     if "cell" not in header:
         raise TinySimError(f"--out: {str(path)!r} exists and is not a sweep table (no 'cell' column); "
                            "refusing to overwrite it")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tinysim_gym.atomic import safe_file_name
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.pool import LocalPool, Pool, RayPool, check_backend
 from tinysim_gym.experiments.refs import load_ref
@@ -47,13 +48,14 @@ def _train_job(job: tuple[Any, dict[str, Any], str, str, str, int]) -> dict[str,
 
 
 def _cell_name(cell: Mapping[str, Any], i: int) -> str:
+    """The run directory's name: one safe path component, so that no cell writes outside ``parent``."""
     if "name" in cell:
-        return str(cell["name"])
+        return safe_file_name(str(cell["name"]), f"cell{i}")
     parts = [str(cell[k]) for k in ("algo", "scenario") if k in cell]
     if "seed" in cell:
         parts.append(f"s{cell['seed']}")
     name = "_".join(parts) or f"cell{i}"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name).name)
+    return safe_file_name(re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name).name), f"cell{i}")
 
 
 def run_training_cells(

@@ -1,0 +1,101 @@
+"""Numba's on-disk cache across many fresh processes: it hits, stays the same size, and a corrupt or
+unwritable cache directory costs a compilation, never the run.
+
+``TINYSIM_CACHE_PROCESSES`` sets how many fresh processes share one cache directory (default 10, two at a
+time, to keep ``make test`` short; the reliability page reports a run with 200).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESSES = int(os.environ.get("TINYSIM_CACHE_PROCESSES", "10"))
+
+#: every heuristic whose whole episode runs in the shared compiled pick loop, and one static kernel
+CHILD = """
+import json
+import baselines
+from tinysim_gym.config import load_scenario
+from tinysim_gym.core.engine import Engine
+
+sc = load_scenario("usps-l476-async-horizon", battery={"capacity_mah": 0.001})
+out = {}
+for name in ("ladder", "queue-greedy", "budget", "fuzzy", "reference"):
+    engine = Engine(sc)
+    out[name] = engine.run(baselines.make(name, engine), seed=0)
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def child(cache_dir: Path | str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
+
+
+def cache_files(cache_dir: Path) -> dict[str, int]:
+    return {str(p.relative_to(cache_dir)): p.stat().st_size for p in cache_dir.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> str:
+    """What the child prints with a fresh cache (it compiles everything and fills the cache)."""
+    proc = child(tmp_path_factory.mktemp("fresh"))
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_many_fresh_processes_share_one_cache_that_stays_the_same_size(tmp_path, reference):
+    """Before: one new entry (about 90 kB) per process for the pick loop, never a hit, and from about the
+    129th process on every run crashed (``ReferenceError: underlying object has vanished``)."""
+    first = child(tmp_path)
+    assert first.returncode == 0, first.stderr
+    warm = cache_files(tmp_path)
+    assert any("pick_loop" in name for name in warm)  # one index per decision function
+    with ThreadPoolExecutor(2) as pool:  # two at a time: concurrent processes, as a sweep's workers are
+        runs = list(pool.map(lambda _: child(tmp_path), range(PROCESSES - 1)))
+    failed = [r.stderr[-500:] for r in runs if r.returncode != 0]
+    assert not failed, failed[0]
+    assert all(json.loads(r.stdout) == json.loads(reference) for r in runs)
+    assert cache_files(tmp_path) == warm  # flat: the same files, the same sizes
+
+
+def test_a_corrupt_cache_is_a_miss_and_is_repaired(tmp_path, reference):
+    assert child(tmp_path).returncode == 0
+    damaged = [p for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert damaged
+    for i, p in enumerate(damaged):  # garbage, truncated and empty files
+        data = p.read_bytes()
+        p.write_bytes((os.urandom(64), data[: len(data) // 2], b"")[i % 3])
+    proc = child(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(reference)
+    assert "Traceback" not in proc.stderr
+    again = child(tmp_path)  # the damaged indexes were rewritten: a normal run
+    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(reference)
+
+
+@pytest.mark.parametrize("kind", ["under-a-file", "read-only-files"])
+def test_an_unwritable_cache_directory_compiles_in_memory(kind, tmp_path, reference):
+    if kind == "under-a-file":
+        (tmp_path / "afile").write_text("x")
+        cache = tmp_path / "afile" / "cache"  # cannot even be created
+    else:
+        cache = tmp_path / "cache"
+        assert child(cache).returncode == 0
+        for p in cache.rglob("*"):
+            p.chmod(0o444 if p.is_file() else 0o555)
+    try:
+        proc = child(cache)
+    finally:
+        for p in tmp_path.rglob("*"):
+            p.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == json.loads(reference)
