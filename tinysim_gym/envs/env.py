@@ -9,6 +9,7 @@ identical numbers; the config lives in :mod:`tinysim_gym.envs.settings`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -126,6 +127,7 @@ class TinySimEnv(gym.Env):
         self._set_scenario(s.scenario)
         self._status: int | None = None
         self._elapsed = 0
+        self._max_steps = s.max_steps if s.max_steps is not None else math.inf
         self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode not in (None, "ansi") else None
 
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
@@ -151,6 +153,8 @@ class TinySimEnv(gym.Env):
         eng = self.engine
         self._acc100 = [float(a) / 100.0 for a in eng.accuracies]
         self._charge, self._static_mask, self._cheapest = mask_inputs(eng)
+        self._thresholds = np.unique(self._charge)
+        self._mask_lo, self._mask_hi = math.inf, -math.inf  # the cached info mask is stale
 
     # ------------------------------------------------------------------ gymnasium API
 
@@ -204,8 +208,7 @@ class TinySimEnv(gym.Env):
             info["episode_metrics"] = m = eng.metrics()
             info["weighted_accuracy"] = m["weighted_accuracy"]
             return obs, acc + pen, True, False, info
-        limit = self.settings.max_steps
-        if limit is not None and self._elapsed >= limit:
+        if self._elapsed >= self._max_steps:
             info["episode_metrics"] = eng.metrics()
             return obs, acc + pen, False, True, info
         return obs, acc + pen, False, False, info
@@ -233,7 +236,7 @@ class TinySimEnv(gym.Env):
             "dropped": dropped,
             "arrivals": arrivals,
             "weighted_accuracy": acc_sum / served if served else 0.0,
-            "action_mask": self.action_masks().view(np.int8),
+            "action_mask": self._info_mask(rem),
         }
 
     def _not_ready(self) -> None:
@@ -242,6 +245,21 @@ class TinySimEnv(gym.Env):
         raise gym.error.ResetNeeded(
             "TinySimEnv.step() called after the episode ended (terminated=True was returned): call reset()"
         )
+
+    def _info_mask(self, rem: float) -> np.ndarray:
+        """``info["action_mask"]``: :meth:`action_masks` as int8, computed again only when it can change.
+
+        The mask depends on the charge only through which one-inference charges it covers, so it stays the
+        same between two neighbouring charges; each info gets its own copy (Gymnasium's checker forbids
+        infos that share data, as users keep them).
+        """
+        if not self._mask_lo <= rem < self._mask_hi:
+            th = self._thresholds
+            k = int(np.searchsorted(th, rem, side="right"))  # th[k - 1] <= rem < th[k]
+            self._mask_lo = float(th[k - 1]) if k > 0 else -math.inf
+            self._mask_hi = float(th[k]) if k < len(th) else math.inf
+            self._mask = self.action_masks().view(np.int8)
+        return self._mask.copy()
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of the models that can run now (True = allowed); never all False."""

@@ -226,7 +226,7 @@ class TinySimVectorEnv(VectorEnv):
     def _figures(self) -> dict[str, Any]:
         """Every row's info figures now (see :func:`tinysim_gym.envs.infos.row_figures`)."""
         return row_figures(self.ST, self.FS, self.PF, self.WK, self._last_actions, self.engines[0].timebase_ms,
-                           self.settings.drop_penalty, self.action_masks())
+                           self.settings.drop_penalty, self._charge, self._static, self._cheapest)
 
     def _actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
