@@ -3,6 +3,7 @@ a RecordVideo of a full episode in seconds, the vector env's render, and matplot
 
 from __future__ import annotations
 
+import pickle
 import resource
 import subprocess
 import sys
@@ -127,6 +128,21 @@ def test_human_dashboard_under_agg(monkeypatch):
         assert env.render() is None
     board = env.unwrapped._renderer._dashboard
     assert board is not None and len(board.lines["charge"].get_xdata()) > 10
+    env.close()
+
+
+@pytest.mark.parametrize("mode", ["rgb_array", "rgb_array_list", "human"])
+def test_gymnasium_checker_with_each_render_mode(mode):
+    from gymnasium.utils.env_checker import check_env
+
+    env = gym.make("tinysim/TinySim-v0", render_mode=mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped)
+    clone = pickle.loads(pickle.dumps(env.unwrapped))  # the figure is left behind, the copy draws its own
+    clone.reset(seed=0)
+    if mode != "human":
+        assert clone.render() is not None
     env.close()
 
 

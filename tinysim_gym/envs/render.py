@@ -260,3 +260,7 @@ class Renderer:
         if self._dashboard is not None:
             self._dashboard.close()
             self._dashboard = None
+
+    def __getstate__(self) -> dict[str, object]:
+        # a figure does not pickle (a copied env, an async worker): the copy builds its own when it draws
+        return {**self.__dict__, "_dashboard": None, "_scenario": None, "_frame": None, "_frame_version": -1}
