@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinysim_gym.core import kernels as K
+
 if TYPE_CHECKING:
     from tinysim_gym.core.engine import Engine
 
@@ -43,6 +45,7 @@ class Trace:
         self.every_ms = float(every_ms)
         self.fields: dict[str, list[float]] = {"time_s": [], **{name: [] for name, _ in PANELS}}
         self.next_ms = 0.0
+        self._last_ms, self._last_mah = 0.0, 0.0
         self.version = 0  # bumped at every sample, so a dashboard redraws only when there is something new
         self.status = ""
 
@@ -59,13 +62,18 @@ class Trace:
         if t < self.next_ms and not eng.done:
             return False
         served = eng.inferences + eng.dropped
+        harvested = float(eng.FS[K.G_HARVESTED])
         f = self.fields
+        # the harvest current is the charge harvested into the battery since the previous sample, per hour
+        dt_h = (t - self._last_ms) / 3.6e6
+        rate = (harvested - self._last_mah) / dt_h if f["time_s"] and dt_h > 0 else 0.0
         f["time_s"].append(t / 1000.0)
         f["charge"].append(100.0 * eng.soc)
         f["buffer"].append(float(eng.queue))
         f["model"].append(float(eng.last_action) if eng.last_action >= 0 else math.nan)
-        f["accuracy"].append(eng.accuracy_sum / served if served else math.nan)
-        f["harvest"].append(eng.harvest_rate_ma())
+        f["accuracy"].append(float(eng.FS[K.G_ACC_SUM]) / served if served else math.nan)
+        f["harvest"].append(rate)
+        self._last_ms, self._last_mah = t, harvested
         self.next_ms = (math.floor(t / self.every_ms) + 1) * self.every_ms
         self.version += 1
         self.status = f"t = {t / 1000.0:.1f} s"

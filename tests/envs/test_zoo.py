@@ -14,7 +14,7 @@ import yaml
 import tinysim_gym  # noqa: F401 - registers the ids
 from tinysim_gym.envs.registration import ENV_IDS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ZOO = ROOT / "configs" / "zoo"
 ALGOS = ("ppo", "a2c", "dqn")
 # rl_zoo3.record_video has no --gym-packages: import the package, then run the zoo's module (docs/zoo.md)

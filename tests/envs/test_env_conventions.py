@@ -4,6 +4,7 @@ metrics, the registered ids (namespace, aliases, visible defaults, episode lengt
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -202,7 +203,7 @@ def test_a_default_episode_is_a_few_thousand_steps_at_most(name):
 
 def test_tinysim_train_configs_do_not_use_the_registered_defaults():
     # tinysim train builds its envs from the config's env_kwargs plus the scenario, never from a registered id
-    with open("configs/agents/ppo.yaml") as fh:
+    with open(Path(__file__).resolve().parents[2] / "configs" / "agents" / "ppo.yaml") as fh:
         sections = yaml.safe_load(fh)
     for scenario, section in sections.items():
         env_kwargs = {**sections["default"], **section}["env_kwargs"]
