@@ -62,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     rng = np.random.default_rng(12345)
-    tiny_env = gym.make("TinySim-v0", scenario=args.scenario).unwrapped
+    # one decision per step and no step limit: the registered ids set 16 and a limit for RL runs
+    plain = {"decisions_per_step": 1, "max_steps": None}
+    tiny_env = gym.make("TinySim-v0", scenario=args.scenario, **plain).unwrapped
     cart = gym.make("CartPole-v1").unwrapped
     tiny_actions = rng.integers(0, tiny_env.action_space.n, size=args.steps)
     cart_actions = rng.integers(0, 2, size=args.steps)
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     t_wall, t_cpu = (statistics.median(x) for x in zip(*tiny, strict=True))
     c_wall, c_cpu = (statistics.median(x) for x in zip(*cart_, strict=True))
 
-    venv = gym.make_vec("TinySim-v0", num_envs=args.num_envs, scenario=args.scenario)
+    venv = gym.make_vec("TinySim-v0", num_envs=args.num_envs, scenario=args.scenario, **plain)
     vec = [vector_rate(venv, args.vec_steps, rng) for _ in range(args.repeats)]
     v_wall, v_cpu = (statistics.median(x) for x in zip(*vec, strict=True))
 

@@ -30,7 +30,12 @@ def test_rows_equal_single_envs_across_autoresets(decisions_per_step):
     venv = TinySimVectorEnv(n, decisions_per_step=decisions_per_step, **KW)
     obs, info = venv.reset(seed=100)
     envs, obs1 = singles(n, 100, decisions_per_step=decisions_per_step, **KW)
-    assert np.array_equal(obs, obs1) and info == {}
+    assert np.array_equal(obs, obs1)
+    # the reset infos are the single envs' (the batched env used to return {}): same keys, same figures
+    firsts = [TinySimEnv(decisions_per_step=decisions_per_step, **KW).reset(seed=100 + i)[1] for i in range(n)]
+    assert set(info) == {k for key in firsts[0] for k in (key, f"_{key}")}
+    for key in ("time_ms", "soc", "queue", "inferences", "dropped", "arrivals", "weighted_accuracy", "action_mask"):
+        assert np.array_equal(info[key], np.stack([f[key] for f in firsts])) and info[f"_{key}"].all()
     rng = np.random.default_rng(0)
     pending = [False] * n  # NEXT_STEP: the single env is reset where the vector env autoresets
     ends = 0

@@ -9,6 +9,7 @@ identical numbers; the config lives in :mod:`tinysim_gym.envs.settings`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import coerce_action, mask_inputs
 from tinysim_gym.envs.kernels import env_first, env_resume, env_step, fill_obs
+from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, default_config, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
 
@@ -68,13 +70,22 @@ class TinySimEnv(gym.Env):
         divided by ``info["arrivals"]`` equals the episode's weighted accuracy / 100.
 
     Episode end:
-        Both ends are ``terminated=True`` (``truncated`` stays False unless a ``TimeLimit`` wrapper adds
-        it): *until depletion* (no ``horizon_ms``) ends when the battery is empty; *deployment horizon*
-        ends at ``horizon_ms`` (samples arriving after depletion and those still buffered count as
-        dropped). A finite workload (a trace) that runs out also terminates. These are true terminal
+        Both ends are ``terminated=True``: *until depletion* (no ``horizon_ms``) ends when the battery is
+        empty; *deployment horizon* ends at ``horizon_ms`` (samples arriving after depletion and those still
+        buffered count as dropped). A finite workload (a trace) that runs out also terminates. These are true terminal
         states: no reward can follow, so value bootstrapping must stop; the horizon is part of the task,
         and the horizon feature keeps the state Markov.
         ``info["episode_metrics"]`` at the last step equals ``tinysim simulate --json`` for the episode.
+        With ``max_steps = N`` (the registered ids set one) the env truncates itself after N steps:
+        ``truncated=True`` and ``info["episode_metrics"]`` holds the figures so far. The env owns this limit
+        because a ``TimeLimit`` wrapper's truncation is invisible to it (``gym.make(..., max_episode_steps=M)``
+        still works, but its truncating step carries no ``episode_metrics``); pass ``max_steps=M`` instead.
+
+    Info:
+        On reset and every step: ``rewards`` (the reward's components), ``time_ms``, ``soc``, ``queue``,
+        ``inferences``, ``dropped``, ``arrivals``, ``weighted_accuracy`` (running) and ``action_mask``
+        (:meth:`action_masks` as ``np.int8``, 1 = allowed: Gymnasium's convention, as in Taxi); at the end
+        also ``episode_metrics``. The batched vector env gives the same keys.
 
     Arguments:
         config: mapping merged over :meth:`default_config`; keyword arguments are merged last.
@@ -82,9 +93,14 @@ class TinySimEnv(gym.Env):
             overrides; the scenario fields ``board profile workload battery horizon_ms seed_compat name
             description`` may also be passed directly), ``decisions_per_step`` (int >= 1),
             ``drop_penalty`` (>= 0), ``drop_window`` (decisions), ``obs_horizon`` (None = auto),
-            ``obs_last_action``, ``obs_arrival_rate``.
-        render_mode: ``None``, ``"ansi"`` (a one-line text status) or ``"rgb_array"`` (a small image with
-            bars for soc, buffer fill and recent drops).
+            ``obs_last_action``, ``obs_arrival_rate``, ``max_steps`` (None = no limit), ``render_every_ms``.
+        render_mode: ``None``, ``"ansi"`` (a one-line text status), ``"human"`` (a live matplotlib dashboard
+            of charge, buffer, model, running weighted accuracy and harvest over simulated time, redrawn every
+            ``render_every_ms``; no pygame, and harmless under a non-interactive backend such as Agg) or
+            ``"rgb_array"`` (that dashboard as a 640x480 frame, taken every ``render_every_ms`` of simulated
+            time: between two samples :meth:`render` returns the same frame) or ``"rgb_array_list"`` (the
+            frames taken since the last :meth:`render`, one per ``render_every_ms``: a ``RecordVideo`` of
+            a full default episode is then ~200 frames, seconds of video).
 
     ``reset(seed=s)``: arrivals come from ``self.np_random`` (the first episode after ``reset(seed=s)``
     equals ``tinysim simulate --seed s``); seed-compatible scenarios always replay the original's stream.
@@ -92,7 +108,7 @@ class TinySimEnv(gym.Env):
     episodes; the configured overrides are not applied to it.
     """
 
-    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "human", "rgb_array", "rgb_array_list"], "render_fps": 30}
 
     @classmethod
     def default_config(cls) -> dict[str, Any]:
@@ -110,6 +126,9 @@ class TinySimEnv(gym.Env):
         self._wk = s.work_row()
         self._set_scenario(s.scenario)
         self._status: int | None = None
+        self._elapsed = 0
+        self._max_steps = s.max_steps if s.max_steps is not None else math.inf
+        self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode not in (None, "ansi") else None
 
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
         # every profile a reset may draw must fit the action space: checked now, not at some later draw
@@ -141,6 +160,8 @@ class TinySimEnv(gym.Env):
         eng = self.engine
         self._acc100 = [float(a) / 100.0 for a in eng.accuracies]
         self._charge, self._static_mask, self._cheapest = mask_inputs(eng)
+        self._thresholds = np.unique(self._charge)
+        self._mask_lo, self._mask_hi = math.inf, -math.inf  # the cached info mask is stale
 
     # ------------------------------------------------------------------ gymnasium API
 
@@ -170,7 +191,11 @@ class TinySimEnv(gym.Env):
         res = env_first(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
         self._status = int(res[0])
         eng.set_status(self._status)
-        return obs, self._get_info(res, 0.0, 0.0)
+        self._elapsed = 0
+        info = self._get_info(res, 0.0, 0.0)
+        if self._renderer is not None:
+            self._renderer.reset(eng)
+        return obs, info
 
     def step(self, action: Any):
         """Serve the waiting sample(s) with model ``action``; see the class docstring."""
@@ -190,10 +215,16 @@ class TinySimEnv(gym.Env):
         acc = res[1] * self._acc100[action]
         pen = -(self.settings.drop_penalty * res[2]) if res[2] and self.settings.drop_penalty else 0.0
         info = self._get_info(res, acc, pen)
+        self._elapsed += 1
+        if self._renderer is not None:
+            self._renderer.observe(eng)
         if status == K.DONE:
             info["episode_metrics"] = m = eng.metrics()
             info["weighted_accuracy"] = m["weighted_accuracy"]
             return obs, acc + pen, True, False, info
+        if self._elapsed >= self._max_steps:
+            info["episode_metrics"] = eng.metrics()
+            return obs, acc + pen, False, True, info
         return obs, acc + pen, False, False, info
 
     def _get_obs(self) -> np.ndarray:
@@ -219,6 +250,7 @@ class TinySimEnv(gym.Env):
             "dropped": dropped,
             "arrivals": arrivals,
             "weighted_accuracy": acc_sum / served if served else 0.0,
+            "action_mask": self._info_mask(rem),
         }
 
     def _not_ready(self) -> None:
@@ -227,6 +259,21 @@ class TinySimEnv(gym.Env):
         raise gym.error.ResetNeeded(
             "TinySimEnv.step() called after the episode ended (terminated=True was returned): call reset()"
         )
+
+    def _info_mask(self, rem: float) -> np.ndarray:
+        """``info["action_mask"]``: :meth:`action_masks` as int8, computed again only when it can change.
+
+        The mask depends on the charge only through which one-inference charges it covers, so it stays the
+        same between two neighbouring charges; each info gets its own copy (Gymnasium's checker forbids
+        infos that share data, as users keep them).
+        """
+        if not self._mask_lo <= rem < self._mask_hi:
+            th = self._thresholds
+            k = int(np.searchsorted(th, rem, side="right"))  # th[k - 1] <= rem < th[k]
+            self._mask_lo = float(th[k - 1]) if k > 0 else -math.inf
+            self._mask_hi = float(th[k]) if k < len(th) else math.inf
+            self._mask = self.action_masks().view(np.int8)
+        return self._mask.copy()
 
     def action_masks(self) -> np.ndarray:
         """Boolean mask of the models that can run now (True = allowed); never all False.
@@ -242,9 +289,13 @@ class TinySimEnv(gym.Env):
             mask[self._cheapest] = True
         return mask
 
-    def render(self) -> str | np.ndarray | None:
-        """``"ansi"``: a one-line status; ``"rgb_array"``: bars for soc, buffer fill and recent drops."""
-        if self.render_mode is None:
+    def render(self) -> str | np.ndarray | list[np.ndarray] | None:
+        """The render of the current state, by ``render_mode``.
+
+        ``"ansi"``: a one-line status; ``"rgb_array"``: the dashboard frame; ``"rgb_array_list"``: the frames
+        taken since the last call; ``"human"`` draws in ``reset`` and ``step``, so this returns None.
+        """
+        if self.render_mode is None or self.render_mode == "human":
             return None
         eng = self.engine
         if self.render_mode == "ansi":
@@ -253,13 +304,17 @@ class TinySimEnv(gym.Env):
                 f"buffer={eng.queue}/{eng.buffer_size} inferences={eng.inferences} dropped={eng.dropped} "
                 f"last_model={eng.last_action}"
             )
-        img = np.full((48, 160, 3), 255, dtype=np.uint8)
-        values = self._get_obs()[:3] if self._status is not None else np.zeros(3, dtype=np.float32)
-        for row, (value, colour) in enumerate(zip(values, ((40, 160, 60), (230, 140, 30), (200, 40, 40)), strict=True)):
-            y = 4 + 15 * row
-            img[y : y + 11, 4:156] = 225
-            img[y : y + 11, 4 : 4 + round(152 * float(value))] = colour
-        return img
+        assert self._renderer is not None
+        if self._status is None:
+            self._renderer.reset(eng)
+        if self.render_mode == "rgb_array_list":
+            return self._renderer.frames()
+        return self._renderer.frame(eng)
+
+    def close(self) -> None:
+        """Close the dashboard window, if one is open."""
+        if self._renderer is not None:
+            self._renderer.close()
 
     @property
     def feature_names(self) -> tuple[str, ...]:

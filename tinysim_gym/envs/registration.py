@@ -1,32 +1,63 @@
 """Gymnasium ids for the TinySim environments (importing :mod:`tinysim_gym` runs this; safe to import twice).
 
-==================  ==============================  ===================================================
-id                  scenario                        what it is
-==================  ==============================  ===================================================
-TinySim-v0          usps-l476-async-horizon         the generic env; ``scenario=`` picks any scenario
-TinySim-horizon-v0  usps-l476-async-horizon         energy pacing: serve 50 s on 0.1 mAh
-TinySim-load-v0     usps-l476-async1                load: interval 1 ms, until depletion
-TinySim-sync1-v0    sync_1                          the published sync case (seed-compatible)
-==================  ==============================  ===================================================
+=============================  ==========================  =====  =======================================
+id (``tinysim/`` namespace)    scenario                    K      what it is
+=============================  ==========================  =====  =======================================
+``tinysim/TinySim-v0``         usps-l476-async-horizon     16     the generic env; ``scenario=`` picks any
+``tinysim/TinySim-horizon-v0`` usps-l476-async-horizon     16     energy pacing: serve 50 s on 0.1 mAh
+``tinysim/TinySim-load-v0``    usps-l476-async1            16     load: interval 1 ms, until depletion
+``tinysim/TinySim-sync1-v0``   sync_1                      128    the published sync case (seed-compatible)
+=============================  ==========================  =====  =======================================
+
+Each id is also registered without the namespace (``TinySim-v0``, ...), the same way, so older code and
+rl-baselines3-zoo command lines keep working. ``gym.spec(id).kwargs`` holds the whole default env config
+(:meth:`tinysim_gym.envs.env.TinySimEnv.default_config`) with the id's scenario, its ``decisions_per_step``
+K (so that a default episode is ~1.5k agent steps: a generic PPO run finishes many) and ``max_steps``
+(:data:`MAX_STEPS`: the env truncates itself there and reports ``episode_metrics``; ``spec.max_episode_steps``
+stays None because a ``TimeLimit`` wrapper's truncation is invisible to the env). Keyword arguments to
+``gym.make`` override these; settings passed in a ``config=`` mapping are merged *under* them, so pass
+settings as keywords there. ``tinysim train`` builds its envs from its own configs (each naming its
+``decisions_per_step``), not from these ids.
 
 Every id has ``vector_entry_point`` :class:`tinysim_gym.envs.vector_env.TinySimVectorEnv`, so
 ``gym.make_vec(id, num_envs=N)`` steps all copies in one compiled call (``vectorization_mode="sync"``
-gives Gymnasium's ``SyncVectorEnv`` instead).
+gives Gymnasium's ``SyncVectorEnv`` instead); both give the same infos.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
+
+from tinysim_gym.envs.defaults import default_config
 
 ENTRY_POINT = "tinysim_gym.envs.env:TinySimEnv"
 VECTOR_ENTRY_POINT = "tinysim_gym.envs.vector_env:TinySimVectorEnv"
+NAMESPACE = "tinysim"
 
-#: id -> keyword arguments of the registered env
-ENV_IDS: dict[str, dict[str, str]] = {
-    "TinySim-v0": {},
-    "TinySim-horizon-v0": {"scenario": "usps-l476-async-horizon"},
-    "TinySim-load-v0": {"scenario": "usps-l476-async1"},
-    "TinySim-sync1-v0": {"scenario": "sync_1"},
+#: agent steps per episode before the env truncates (a default episode ends well before it)
+MAX_STEPS = 5000
+
+#: name (without the namespace) -> the settings that make the id (merged over the default config)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "TinySim-v0": {"scenario": "usps-l476-async-horizon", "decisions_per_step": 16},
+    "TinySim-horizon-v0": {"scenario": "usps-l476-async-horizon", "decisions_per_step": 16},
+    "TinySim-load-v0": {"scenario": "usps-l476-async1", "decisions_per_step": 16},
+    # ~217k decisions over ~11 simulated minutes: 128 per step, and a frame every 4 s (~160 per episode)
+    "TinySim-sync1-v0": {"scenario": "sync_1", "decisions_per_step": 128, "render_every_ms": 4000.0},
+}
+
+
+def registered_kwargs(name: str) -> dict[str, Any]:
+    """The keyword arguments registered for ``name``: the default env config with the id's settings."""
+    return {**default_config(), "max_steps": MAX_STEPS, **VARIANTS[name]}
+
+
+#: every registered id (namespaced ids first, then the plain aliases) -> its keyword arguments
+ENV_IDS: dict[str, dict[str, Any]] = {
+    **{f"{NAMESPACE}/{name}": registered_kwargs(name) for name in VARIANTS},
+    **{name: registered_kwargs(name) for name in VARIANTS},
 }
 
 

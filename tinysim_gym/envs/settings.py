@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from tinysim_gym.config import ScenarioConfig, load_scenario, sample_scenario
+from tinysim_gym.envs.defaults import default_config
 from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_ACTION, W_FLAGS, W_RING, W_WIN
 from tinysim_gym.errors import ConfigError, TinySimError
 
@@ -23,25 +24,6 @@ SCENARIO_KEYS = ("name", "description", "board", "profile", "workload", "battery
 #: arrival ticks buffered per engine between refills (the batched env uses the same, so that sub-envs match
 #: single envs across episodes too: later episodes continue the generator after the discarded leftovers)
 CHUNK = 2048
-
-
-def default_config() -> dict[str, Any]:
-    """The default env config (HighwayEnv style); user config and keyword arguments merge over it.
-
-    ``scenario`` (name, path, mapping or ScenarioConfig), ``scenario_overrides`` (nested overrides),
-    ``decisions_per_step`` (int >= 1), ``drop_penalty`` (>= 0), ``drop_window`` (decisions),
-    ``obs_horizon`` (None = on when the scenario has a horizon), ``obs_last_action``, ``obs_arrival_rate``.
-    """
-    return {
-        "scenario": "usps-l476-async-horizon",
-        "scenario_overrides": {},
-        "decisions_per_step": 1,
-        "drop_penalty": 0.0,
-        "drop_window": 32,
-        "obs_horizon": None,
-        "obs_last_action": False,
-        "obs_arrival_rate": False,
-    }
 
 
 class EnvSettings:
@@ -80,6 +62,8 @@ class EnvSettings:
             if value:
                 self.flags |= flag
                 names.append(key[4:] if key != "obs_horizon" else "horizon_elapsed")
+        self.max_steps = None if cfg["max_steps"] is None else _int(cfg, "max_steps", 1, 1_000_000_000)
+        self.render_every_ms = _render_every_ms(cfg["render_every_ms"], self.scenario)
         self.feature_names = tuple(names)
         self.obs_dim = len(names)
         self.n_models = len(self.scenario.profile.models)
@@ -127,6 +111,16 @@ def _int(cfg: Mapping[str, Any], key: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or not lo <= v <= hi:
         raise ConfigError(f"env.{key}: expected an integer in {lo}..{hi}, got {v!r}")
     return int(v)
+
+
+def _render_every_ms(value: Any, scenario: ScenarioConfig) -> float:
+    """The rendering interval: the given value, or a horizon's 200th part (250 ms without a horizon)."""
+    if value is None:
+        # ~200 samples per episode: a few seconds of video, and a dashboard that redraws a few times a second
+        return scenario.horizon_ms / 200.0 if scenario.horizon_ms else 250.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"env.render_every_ms: expected a number of milliseconds > 0 or None, got {value!r}")
+    return float(value)
 
 
 def split_kwargs(config: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:

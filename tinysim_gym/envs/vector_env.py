@@ -27,7 +27,9 @@ from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import mask_inputs
+from tinysim_gym.envs.infos import packed, row_figures, row_info
 from tinysim_gym.envs.kernels import batch_step, env_first, env_resume, step_reward
+from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
 
@@ -39,13 +41,21 @@ class TinySimVectorEnv(VectorEnv):
     ``action_space`` is ``MultiDiscrete([n_models] * num_envs)``; :meth:`action_masks` returns a
     ``(num_envs, n_models)`` bool array.
 
-    Autoreset (``autoreset_mode``): ``NEXT_STEP`` (Gymnasium's default: the step after an episode ends
-    resets that sub-env, ignores its action and returns reward 0), ``SAME_STEP`` (the sub-env is reset in
-    the step that ends it; ``infos["final_obs"]`` / ``infos["final_info"]`` hold the last observation and
-    info), or ``DISABLED`` (reset ended sub-envs with ``reset(options={"reset_mask": mask})``).
+    Autoreset (the ``autoreset_mode`` keyword, declared in ``metadata["autoreset_mode"]``): ``NEXT_STEP``
+    (Gymnasium's default: the step after an episode ends resets that sub-env, ignores its action and returns
+    reward 0), ``SAME_STEP`` (the sub-env is reset in the step that ends it; ``infos["final_obs"]`` /
+    ``infos["final_info"]`` hold the last observation and info), or ``DISABLED`` (reset ended sub-envs with
+    ``reset(options={"reset_mask": mask})``). Through the registry it is a plain keyword,
+    ``gym.make_vec(id, num_envs=N, autoreset_mode="SameStep")``; Gymnasium's own vector envs take it in
+    ``vector_kwargs`` instead (``vectorization_mode="sync", vector_kwargs={"autoreset_mode": ...}``).
 
-    Infos stay empty on ordinary steps (for speed); when a sub-env's episode ends its info carries
-    ``episode_metrics`` (the ``tinysim simulate --json`` figures), as in the single env.
+    Infos: on reset and every step, the single env's keys for every sub-env, packed as Gymnasium's vector
+    envs pack them (an array per key and a ``_key`` mask), so ``gym.make_vec`` gives the same infos in
+    every vectorisation mode; when a sub-env's episode ends (or is truncated) its info also carries
+    ``episode_metrics`` (the ``tinysim simulate --json`` figures). :meth:`step_raw` skips the packing.
+
+    Rendering: ``render_mode="rgb_array"`` (or ``"rgb_array_list"``) renders the first sub-env's dashboard,
+    as :class:`~tinysim_gym.envs.env.TinySimEnv` does.
 
     Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (Gymnasium's convention for vector envs;
     a list seeds each one): sub-env ``i`` then has its own generator, seeded as ``TinySimEnv.reset(seed=s + i)``
@@ -63,13 +73,16 @@ class TinySimVectorEnv(VectorEnv):
         num_envs: number of sub-environments.
         config: env config (see :meth:`TinySimEnv.default_config`); keyword arguments merge over it.
         autoreset_mode: an :class:`~gymnasium.vector.AutoresetMode` or its value string.
-        max_episode_steps: optional step limit per episode (then ``truncated=True``).
+        max_episode_steps: optional step limit per episode (then ``truncated=True``); None uses the config's
+            ``max_steps`` (the registered ids set one).
         copy: return a copy of the observation batch (False returns the internal buffer).
         chunk: arrival ticks buffered per sub-env between refills (keep the default for sub-envs that match
             single envs beyond their first episode).
+        render_mode: None, ``"rgb_array"`` or ``"rgb_array_list"`` (the first sub-env).
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": ["rgb_array", "rgb_array_list"],
+                "render_fps": 30}
 
     def __init__(
         self,
@@ -85,8 +98,9 @@ class TinySimVectorEnv(VectorEnv):
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ConfigError(f"num_envs: expected an integer >= 1, got {num_envs!r}")
-        if render_mode is not None:
-            raise ConfigError(f"render_mode: the vector env does not render, got {render_mode!r}")
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            allowed = ", ".join(self.metadata["render_modes"])
+            raise ConfigError(f"render_mode: {render_mode!r} is not None or one of {allowed}")
         if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or max_episode_steps < 1):
             raise ConfigError(f"max_episode_steps: expected an integer >= 1 or None, got {max_episode_steps!r}")
         try:
@@ -94,13 +108,15 @@ class TinySimVectorEnv(VectorEnv):
         except ValueError:
             allowed = ", ".join(m.value for m in AutoresetMode)
             raise ConfigError(f"autoreset_mode: {autoreset_mode!r} is not one of {allowed}") from None
-        self.metadata = {"autoreset_mode": self.autoreset_mode, "render_modes": []}
-        self.render_mode = None
+        self.metadata = {**type(self).metadata, "autoreset_mode": self.autoreset_mode}
+        self.render_mode = render_mode
         self.num_envs = n = int(num_envs)
-        self.max_episode_steps = max_episode_steps
         self.copy = copy
         self.chunk = int(chunk)
         self.settings = s = EnvSettings(split_kwargs(config, kwargs))
+        self.max_episode_steps = max_episode_steps if max_episode_steps is not None else s.max_steps
+        self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode is not None else None
+        self._last_actions = np.zeros(n, dtype=np.int64)
         self.config = s.config
         self.single_action_space = spaces.Discrete(s.n_models)
         self.action_space = batch_space(self.single_action_space, n)
@@ -222,7 +238,14 @@ class TinySimVectorEnv(VectorEnv):
             rows = np.flatnonzero(mask)
         for i in rows:
             self._reset_row(int(i), seeds[i])
-        return (self.OBS.copy() if self.copy else self.OBS), {}
+        if self._renderer is not None and 0 in rows:
+            self._renderer.reset(self.engine(0))
+        return (self.OBS.copy() if self.copy else self.OBS), packed(self._figures())
+
+    def _figures(self) -> dict[str, Any]:
+        """Every row's info figures now (see :func:`tinysim_gym.envs.infos.row_figures`)."""
+        return row_figures(self.ST, self.FS, self.PF, self.WK, self._last_actions, self.engines[0].timebase_ms,
+                           self.settings.drop_penalty, self._charge, self._static, self._cheapest)
 
     def _actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
@@ -242,8 +265,17 @@ class TinySimVectorEnv(VectorEnv):
 
         Returns:
             ``(rewards, terminated, truncated, ended)``; the observations are in ``self.OBS``. ``ended``
-            lists ``(i, final_obs, final_info)`` for each sub-env whose episode ended in this step.
+            lists ``(i, final_obs, final_info)`` for each sub-env whose episode ended in this step
+            (``final_info`` holds ``episode_metrics`` only).
         """
+        rew, term, trunc, waiting, ended = self._advance(actions)
+        self._autoreset(waiting, ended)
+        return rew, term, trunc, ended
+
+    def _advance(
+        self, actions: Any
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[tuple[int, np.ndarray, dict[str, Any]]]]:
+        """Run the kernel for every row whose episode goes on; ``waiting`` marks rows that ended earlier."""
         a = self._actions(actions)
         if not self._started.all():
             raise gym.error.ResetNeeded("TinySimVectorEnv.step() called before reset(): call reset() first")
@@ -255,6 +287,7 @@ class TinySimVectorEnv(VectorEnv):
                 "TinySimVectorEnv.step(): sub-envs whose episode ended must be reset first "
                 "(autoreset DISABLED: reset(options={'reset_mask': mask}))"
             )
+        self._last_actions[:] = a
         rew = self._rew
         dp = self.settings.drop_penalty
         need = batch_step(
@@ -287,25 +320,58 @@ class TinySimVectorEnv(VectorEnv):
                 ended.append((int(i), self.OBS[i].copy(), {"episode_metrics": metrics}))
                 if trunc[i]:
                     st[i] = K.DONE  # the sub-env waits for its reset
-        if any_waiting and self.autoreset_mode == AutoresetMode.NEXT_STEP:
+        return rew.copy(), term, trunc, waiting, ended
+
+    def _autoreset(self, waiting: np.ndarray, ended: list[tuple[int, np.ndarray, dict[str, Any]]]) -> None:
+        """Reset the rows the autoreset mode resets in this step (and bring the first row's render up to date)."""
+        reset0 = False
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
             for i in np.flatnonzero(waiting):
                 self._reset_row(int(i), None)
+            reset0 = bool(waiting[0])
         if ended and self.autoreset_mode == AutoresetMode.SAME_STEP:
             for i, _, _ in ended:
                 self._reset_row(i, None)
-        return rew.copy(), term, trunc, ended
+            reset0 = ended[0][0] == 0
+        if self._renderer is not None:
+            if reset0:
+                self._renderer.reset(self.engine(0))
+            else:
+                self._renderer.observe(self.engine(0))
 
     def step(self, actions: Any):
         """Step every sub-env with its action; returns ``(obs, rewards, terminated, truncated, infos)``."""
-        rew, term, trunc, ended = self.step_raw(actions)
-        infos: dict[str, Any] = {}
+        rew, term, trunc, waiting, ended = self._advance(actions)
+        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
+        final = self._figures() if ended and same_step else None
+        self._autoreset(waiting, ended)
+        infos = packed(self._figures())
         for i, final_obs, final_info in ended:
-            if self.autoreset_mode == AutoresetMode.SAME_STEP:
-                infos = self._add_info(infos, {"final_obs": final_obs, "final_info": final_info}, i)
-            else:
-                infos = self._add_info(infos, final_info, i)
+            metrics = final_info["episode_metrics"]
+            end_info = {"episode_metrics": metrics}
+            if term[i]:  # as the single env: the episode's figure replaces the running one at a true end
+                end_info["weighted_accuracy"] = metrics["weighted_accuracy"]
+            if final is not None:  # the row was reset: its info is the reset's, the end goes to final_info
+                end_info = {"final_obs": final_obs, "final_info": {**row_info(final, i), **end_info}}
+            infos = self._add_info(infos, end_info, i)
         obs = self.OBS.copy() if self.copy else self.OBS
         return obs, rew, term, trunc, infos
+
+    def render(self) -> np.ndarray | list[np.ndarray] | None:
+        """The first sub-env's dashboard: a frame (``"rgb_array"``) or the frames since the last call."""
+        if self._renderer is None:
+            return None
+        eng = self.engine(0)
+        if not self._started[0]:
+            self._renderer.reset(eng)
+        if self.render_mode == "rgb_array_list":
+            return self._renderer.frames()
+        return self._renderer.frame(eng)
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Close the dashboard's figure."""
+        if self._renderer is not None:
+            self._renderer.close()
 
     def action_masks(self) -> np.ndarray:
         """``(num_envs, n_models)`` bool: the models each sub-env can run now (never a row of all False)."""

@@ -1,0 +1,32 @@
+"""The env's default config, apart from the settings' validation, so the registry can read it cheaply.
+
+Importing this imports nothing else (no numba, no pydantic): :mod:`tinysim_gym.envs.registration` runs at
+``import tinysim_gym`` and registers these defaults with every id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def default_config() -> dict[str, Any]:
+    """The default env config (HighwayEnv style); user config and keyword arguments merge over it.
+
+    ``scenario`` (name, path, mapping or ScenarioConfig), ``scenario_overrides`` (nested overrides),
+    ``decisions_per_step`` (int >= 1), ``drop_penalty`` (>= 0), ``drop_window`` (decisions),
+    ``obs_horizon`` (None = on when the scenario has a horizon), ``obs_last_action``, ``obs_arrival_rate``,
+    ``max_steps`` (agent steps per episode before ``truncated=True``; None = no limit), ``render_every_ms``
+    (simulated time between rendered samples; None = the horizon / 200, or 250 ms without a horizon).
+    """
+    return {
+        "scenario": "usps-l476-async-horizon",
+        "scenario_overrides": {},
+        "decisions_per_step": 1,
+        "drop_penalty": 0.0,
+        "drop_window": 32,
+        "obs_horizon": None,
+        "obs_last_action": False,
+        "obs_arrival_rate": False,
+        "max_steps": None,
+        "render_every_ms": None,
+    }
