@@ -71,12 +71,14 @@ def empty_time(y: float, delta: float, d: float, c: float, k: float, lo: float, 
             hi = t
         slope = -d + (k / c) * (delta - delta_eq) * math.exp(-rate * t)
         nxt = t - f / slope if slope < 0.0 else 0.5 * (lo + hi)
+        if nxt == t:  # converged
+            break
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi)
-        if nxt == t or nxt == lo or nxt == hi:
-            break
+            if nxt == lo or nxt == hi:  # the bracket is down to adjacent floats
+                break
         t = nxt
-    return lo
+    return t
 
 
 @njit(cache=True)

@@ -99,10 +99,12 @@ def volts_after(v0: float, a: float, b: float, kappa: float, t: float, lo: float
             hi = v
         slope = kappa * v / (b * v - a)  # dt/dV
         nxt = v - f / slope if math.isfinite(f) and slope != 0.0 else 0.5 * (lo + hi)
+        if nxt == v:  # converged
+            break
         if not lo < nxt < hi:
             nxt = 0.5 * (lo + hi)
-        if nxt == v or nxt == lo or nxt == hi:
-            break
+            if nxt == lo or nxt == hi:  # the bracket is down to adjacent floats
+                break
         v = nxt
     return v
 
