@@ -19,6 +19,10 @@ Invariants (see docs/reliability.md for the table and the case counts):
   the seed-compatible mode by less than the charge of the last *two* ticks (the stop rule reads the SoC
   at the start of a tick, so the tick that empties the battery and the one after it both run);
 * the remaining charge never increases (no harvester) and the decision view stays in bounds;
+* the same invariants, and the charge split, under the kinetic (KiBaM) and Peukert battery models;
+* on a supercapacitor: samples conserved with ``dropped_off``, time split into busy, idle, off and boot,
+  the capacitor's energy balance (harvest, load, converter loss, quiescent current, leakage), its voltage
+  in ``[0, v_max]`` and at or above ``v_off`` at every decision;
 * the event-driven engine equals the tick-by-tick reference (``tests/support/reference_sim.py``) exactly in
   seed-compatible mode; the compiled fast path equals the step-by-step path;
 * determinism: the same scenario and seed give byte-identical metrics JSON within a process, across
@@ -519,6 +523,155 @@ def test_invariants_with_processes_currents_deadlines_and_harvesters(data):
     assert m["spilled_mah"] >= 0.0 and m["harvested_mah"] >= 0.0
     again = Engine(sc).run(ViewSelector(pol.chooser(sc)), seed=seed)
     assert dumps(again) == dumps(m)
+
+
+@st.composite
+def battery_model_st(draw: Any) -> dict[str, Any]:
+    """A non-linear battery model: a kinetic battery (valves from far slower to far faster than an episode)
+    or Peukert's law (rated below, at or above the board's currents)."""
+    if draw(st.booleans()):
+        return {"model": "kibam", "kibam": {"c": draw(st.floats(0.02, 0.98)),
+                                            "k_per_s": 10.0 ** draw(st.floats(-5.0, 4.0))}}
+    return {"model": "peukert", "peukert": {"exponent": draw(st.floats(1.0, 1.6)),
+                                            "rated_current_ma": 10.0 ** draw(st.floats(-2.0, 2.5))}}
+
+
+@settings(max_examples=examples(100))
+@given(data=st.data())
+def test_invariants_with_kibam_and_peukert_batteries(data):
+    """The default mode's invariants under the non-linear battery models: samples are conserved, the
+    charge drawn splits into inference and idle charge, the remaining charge (and a kinetic battery's
+    available well) never goes negative or up, and the whole-run path repeats the step path."""
+    from tinysim_gym.core import kernels as K
+    from tinysim_gym.core.peukert import effective_charge
+
+    base = data.draw(scenario_st(seed_compat=False))
+    model = data.draw(battery_model_st())
+    raw = base.model_dump()
+    raw["battery"] = {**raw["battery"], "kibam": None, "peukert": None, **model}
+    sc = load_scenario({k: v for k, v in raw.items() if v is not None})
+    pol = data.draw(policy_st(sc))
+    seed = data.draw(st.integers(0, 2**31 - 1))
+    note(f"scenario={sc.model_dump()}\npolicy={pol}")
+    choose = pol.chooser(sc)
+    initial = sc.battery.capacity_mah * sc.battery.initial_soc
+    e = Engine(sc, chunk=64)
+    e.reset(seed)
+    prev = None
+    while e.decision_pending:
+        prev = check_decision(e, prev)
+        if sc.battery.kibam is not None:
+            c = sc.battery.kibam.c
+            assert c * (e.remaining_mah - (1 - c) * e.FS[K.G_DELTA]) >= -1e-12 * initial  # the available well
+        e.step(choose(e.soc_pct, e.queue))
+    m = e.metrics()
+    event(f"{model['model']}, ended by {m['end_reason']}")
+    assert m["arrivals"] == m["inferences"] + m["dropped"] + m["buffered_at_end"], m
+    assert m["dropped"] == m["dropped_overflow"] + m["dropped_after_end"]
+    assert m["ticks"] == m["busy_ticks"] + m["idle_ticks"]
+    assert m["end_reason"] in ("depleted", "horizon")
+    assert 0.0 <= e.remaining_mah <= initial
+    assert math.isclose(m["energy_mah"], initial - e.remaining_mah, rel_tol=0, abs_tol=0)
+    drawn = m["inference_charge_mah"] + m["idle_charge_mah"]
+    assert abs(m["energy_mah"] - drawn) <= 1e-9 * initial, (m["energy_mah"], drawn)
+    tb, b = sc.workload.timebase_ms, sc.board
+    d_inf, d_idle = discharge_mah(tb, b.inference_current_ma), discharge_mah(tb, b.idle_current_ma)
+    if sc.battery.peukert is not None:  # effective charge: each current's ticks scaled once
+        p = sc.battery.peukert
+        d_inf, d_idle = effective_charge(np.array([d_inf, d_idle]), tb, p.exponent, p.rated_current_ma)
+    assert math.isclose(m["inference_charge_mah"], m["busy_ticks"] * d_inf, rel_tol=1e-12, abs_tol=1e-300)
+    assert math.isclose(m["idle_charge_mah"], m["idle_ticks"] * d_idle, rel_tol=1e-12, abs_tol=1e-300)
+    again = Engine(sc).run(ViewSelector(pol.chooser(sc)), seed=seed)
+    assert dumps(again) == dumps(m)
+    fast = pol.fast(sc)
+    if fast is not None:  # the compiled fast path equals the step-by-step path
+        assert dumps(Engine(sc, chunk=128).run(fast, seed=seed)) == dumps(m)
+
+
+@st.composite
+def supercap_scenario_st(draw: Any) -> ScenarioConfig:
+    """A device on a supercapacitor, sized to brown out and restart a few times within a short horizon."""
+    tb = draw(st.sampled_from([0.01, 0.1, 1.0]))
+    board = _resolved("board", draw(board_st()))
+    profile = _resolved("profile", draw(profile_st(tb)))
+    lat = max(m["latency_ms"] for m in profile["models"]) + profile["selector_latency_ms"]
+    v_max = draw(st.floats(2.0, 12.0))
+    v_off = v_max * draw(st.floats(0.1, 0.8))
+    v_on = v_off + (v_max - v_off) * draw(st.floats(0.05, 1.0))
+    gap_ms = draw(st.floats(0.5, 5.0)) * lat
+    horizon_ms = gap_ms * draw(st.floats(5.0, 300.0))
+    # the capacitance: a full capacitor powers the board's inference for a fraction of the horizon
+    power_w = 3.3 * board["inference_current_ma"] / 1000
+    cap_f = power_w * horizon_ms / 1000 * draw(st.floats(0.005, 0.5)) / (0.5 * (v_max**2 - v_off**2))
+    storage = {"kind": "supercap", "capacitance_f": float(f"{cap_f:.4g}"), "v_max": v_max, "v_on": v_on,
+               "v_off": v_off, "initial_v": draw(st.floats(0.0, 1.0)) * v_max,
+               "leakage_ua": draw(st.one_of(st.just(0.0), st.floats(0.0, 500.0))),
+               "boot_ms": draw(st.one_of(st.just(0.0), st.floats(0.0, 3.0))) * lat,
+               "boot_current_ma": draw(st.floats(0.0, 2.0)) * board["inference_current_ma"]}
+    raw: dict[str, Any] = {
+        "name": "prop-supercap", "board": board, "profile": profile, "storage": storage,
+        "converter": {"efficiency": draw(st.floats(0.5, 1.0)), "quiescent_ua": draw(st.floats(0.0, 100.0))},
+        "workload": {"mode": "async", "process": draw(st.sampled_from(["poisson", "periodic"])), "timebase_ms": tb,
+                     "buffer_size": draw(st.integers(1, 8)), "rate_hz": 1000.0 / gap_ms, "min_interval_ms": gap_ms},
+        "horizon_ms": horizon_ms,
+    }
+    if draw(st.integers(0, 4)) > 0:
+        cur = draw(st.floats(0.0, 1.5)) * board["inference_current_ma"]
+        raw["harvester"] = draw(st.sampled_from([
+            {"kind": "constant", "current_ma": cur},
+            {"kind": "solar", "peak_current_ma": cur, "period_ms": horizon_ms / draw(st.floats(0.5, 4.0))}]))
+    try:
+        return load_scenario(raw)
+    except ConfigError as exc:
+        assume(False)
+        raise AssertionError from exc
+
+
+@settings(max_examples=examples(100))
+@given(data=st.data())
+def test_invariants_with_a_supercapacitor_browning_out(data):
+    """Samples are conserved with ``dropped_off``; time splits into busy, idle, off and boot; the capacitor's
+    energy balances (harvest in, board load, converter loss, quiescent, leakage); its voltage stays in
+    ``[0, v_max]`` and at or above ``v_off`` while the device runs; the whole-run path repeats the step path."""
+    sc = data.draw(supercap_scenario_st())
+    pol = data.draw(policy_st(sc))
+    seed = data.draw(st.integers(0, 2**31 - 1))
+    note(f"scenario={sc.model_dump()}\npolicy={pol}")
+    cap = sc.storage
+    tb = sc.workload.timebase_ms
+    choose = pol.chooser(sc)
+    e = Engine(sc, chunk=64)
+    e.reset(seed)
+    prev_tick = -1
+    while e.decision_pending:
+        m = e.metrics()
+        assert m["arrivals"] == m["inferences"] + m["dropped"] + e.queue + 1, m
+        off_boot = round((m["off_time_ms"] + m["boot_time_ms"]) / tb)
+        assert m["ticks"] == e.tick == m["busy_ticks"] + m["idle_ticks"] + off_boot, m
+        assert e.tick > prev_tick and 0.0 <= e.soc <= 1.0
+        assert cap.v_off * (1 - 1e-12) <= m["storage_v_end"] <= cap.v_max
+        prev_tick = e.tick
+        e.step(choose(e.soc_pct, e.queue))
+    m = e.metrics()
+    event(f"brownouts: {_bucket(m['brownouts'])}, ended by {m['end_reason']}")
+    assert m["arrivals"] == m["inferences"] + m["dropped"] + m["buffered_at_end"], m
+    assert m["dropped"] == m["dropped_overflow"] + m["dropped_after_end"] + m["dropped_off"]
+    assert min(m["dropped_off"], m["dropped_after_end"], m["brownouts"], m["spilled_mj"]) >= 0
+    off_boot = round((m["off_time_ms"] + m["boot_time_ms"]) / tb)
+    assert m["ticks"] == m["busy_ticks"] + m["idle_ticks"] + off_boot, m
+    assert 0.0 <= m["storage_v_end"] <= cap.v_max
+    flows = m["harvested_mj"] - m["load_mj"] - m["converter_loss_mj"] - m["quiescent_mj"] - m["leakage_mj"]
+    scale = max(m["stored_mj_start"], m["harvested_mj"], m["load_mj"], 1e-300)
+    assert abs(m["stored_mj_end"] - m["stored_mj_start"] - flows) <= 1e-9 * scale, (m, flows)
+    assert m["converter_loss_mj"] >= -1e-12 * scale and m["leakage_mj"] >= 0 and m["quiescent_mj"] >= 0
+    drawn = m["inference_charge_mah"] + m["idle_charge_mah"] + m["boot_charge_mah"]
+    assert math.isclose(m["energy_mah"], drawn, rel_tol=1e-12, abs_tol=1e-300)
+    assert math.isclose(m["load_mj"], 3.3 * drawn * 3600.0, rel_tol=1e-9, abs_tol=1e-12)
+    again = Engine(sc).run(ViewSelector(pol.chooser(sc)), seed=seed)
+    assert dumps(again) == dumps(m)
+    fast = pol.fast(sc)
+    if fast is not None:
+        assert dumps(Engine(sc, chunk=128).run(fast, seed=seed)) == dumps(m)
 
 
 @settings(max_examples=examples(60))

@@ -32,6 +32,7 @@ from tinysim_gym.config.schema import (
     ScenarioConfig,
     WorkloadConfig,
 )
+from tinysim_gym.config.storage import ConverterConfig, KiBaMConfig, PeukertConfig, SupercapConfig
 
 __all__ = [
     "KINDS",
@@ -39,11 +40,15 @@ __all__ = [
     "RANDOMIZABLE",
     "BatteryConfig",
     "BoardConfig",
+    "ConverterConfig",
     "HarvesterConfig",
+    "KiBaMConfig",
     "MMPPConfig",
     "ModelConfig",
+    "PeukertConfig",
     "ProfileConfig",
     "ScenarioConfig",
+    "SupercapConfig",
     "WorkloadConfig",
     "builtin_names",
     "builtin_root",

@@ -192,7 +192,7 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
     """
     data = deep_merge(raw, {k: v for k, v in (overrides or {}).items() if v is not None})
     for key in ("board", "profile", "workload", "battery"):
-        if key not in data:
+        if key not in data and not (key == "battery" and data.get("storage") is not None):
             raise ConfigError(f"scenario.{key}: missing (required)")
     board = data["board"]
     profile = data["profile"]
@@ -204,7 +204,7 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
     except ConfigError as exc:  # "board.x: ..." -> "scenario.board.x: ...": where it sits in the scenario
         raise ConfigError(f"scenario.{exc}") from None
     for key in ("workload", "battery"):
-        if not isinstance(data[key], Mapping | BaseModel):
+        if key in data and not isinstance(data[key], Mapping | BaseModel):
             raise ConfigError(f"scenario.{key}: expected a mapping, got {type(data[key]).__name__}")
     for k, v in data.items():
         if k in ("board", "profile"):

@@ -12,13 +12,18 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from tinysim_gym.config.randomize import check_randomize
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, frozen=True)
+from tinysim_gym.config.storage import BatteryConfig, ConverterConfig, SupercapConfig
+from tinysim_gym.config.strict import Strict as _Strict
 
 
 class BoardConfig(_Strict):
@@ -196,13 +201,6 @@ class HarvesterConfig(_Strict):
         return self
 
 
-class BatteryConfig(_Strict):
-    """Battery capacity (mAh) and initial state of charge (fraction, 0 < soc <= 1)."""
-
-    capacity_mah: float = Field(gt=0, le=1e5)
-    initial_soc: float = Field(default=1.0, gt=0, le=1)
-
-
 class ScenarioConfig(_Strict):
     """A complete, resolved scenario: board, model profile, workload, battery and episode definition.
 
@@ -216,7 +214,9 @@ class ScenarioConfig(_Strict):
     board: BoardConfig
     profile: ProfileConfig
     workload: WorkloadConfig
-    battery: BatteryConfig
+    battery: BatteryConfig = None  # type: ignore[assignment]  # derived from ``storage`` when that is given
+    storage: SupercapConfig | None = None
+    converter: ConverterConfig | None = None
     horizon_ms: float | None = Field(default=None, gt=0, le=1e10)
     seed_compat: bool = False
     harvester: HarvesterConfig | None = None
@@ -236,6 +236,36 @@ class ScenarioConfig(_Strict):
         ]
 
     @model_validator(mode="after")
+    def _storage(self) -> ScenarioConfig:
+        """With a supercapacitor, ``battery`` is derived: the charge the board could draw from a full one."""
+        if self.storage is None:
+            if self.battery is None:
+                raise ValueError("battery: required (or a storage)")
+            if self.converter is not None:
+                raise ValueError("converter: given without a storage")
+            return self
+        if self.battery is not None:
+            raise ValueError("battery: give either battery or storage, not both")
+        conv = self.converter if self.converter is not None else ConverterConfig()
+        object.__setattr__(self, "converter", conv)
+        usable = conv.usable_mah(self.storage, self.storage.v_max)
+        object.__setattr__(self, "battery", BatteryConfig(capacity_mah=float(f"{usable:.12g}")))
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Without a storage the dump is as before it existed; with one, ``battery`` (derived) is left out."""
+        out: dict[str, Any] = handler(self)
+        for key in ("storage", "converter") if self.storage is None else ("battery",):
+            out.pop(key, None)
+        return out
+
+    @property
+    def plain_battery(self) -> bool:
+        """True for a linear battery and no supercapacitor: the only storage the fixed-model loops implement."""
+        return self.battery.is_linear and self.storage is None
+
+    @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
         w = self.workload
         lats = self.profile.total_latencies_ms
@@ -247,6 +277,8 @@ class ScenarioConfig(_Strict):
                     ("deadline_ms", self.deadline_ms is not None),
                     ("workload.process", w.process != "bernoulli"),
                     ("randomize", bool(self.randomize)),
+                    ("battery.model", self.battery.model != "linear"),
+                    ("storage", self.storage is not None),
                     (
                         "profile.models[].inference_current_ma/charge_per_inference_uah",
                         any(m.inference_current_ma or m.charge_per_inference_uah for m in self.profile.models),
@@ -298,6 +330,10 @@ class ScenarioConfig(_Strict):
         e_min = min(lats) * self.board.inference_current_ma / 3.6e6
         decisions = self.battery.capacity_mah * self.battery.initial_soc / e_min
         gap = w.mean_gap_ms()
+        if self.harvester is not None and not self.battery.is_linear:
+            raise ValueError(
+                f"battery.model: {self.battery.model} takes no harvester (charging is modelled for linear only)"
+            )
         if self.harvester is not None and self.horizon_ms is None:
             raise ValueError("horizon_ms: required with a harvester (a harvested device may never run down)")
         if self.horizon_ms is not None and gap is not None:

@@ -28,6 +28,8 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.arrivals import ArrivalStream, checked_trace_times, make_stream
 from tinysim_gym.core.costs import ModelCosts, model_costs
 from tinysim_gym.core.harvest import harvest_block
+from tinysim_gym.core.storage import storage_of
+from tinysim_gym.core.supercap_metrics import supercap_metrics
 from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
 
@@ -64,8 +66,6 @@ class Engine:
         self.service_ticks = np.array(svc, dtype=np.int64)
         self.horizon_ticks = -1 if scenario.horizon_ms is None else round(scenario.horizon_ms / tb)
         self.period_ticks = math.floor(self.min_interval_ticks) + 1
-        self.capacity_mah = scenario.battery.capacity_mah
-        self.initial_mah = scenario.battery.capacity_mah * scenario.battery.initial_soc
         d_inf = np.empty(n)
         for i, m in enumerate(prof.models):  # per-tick inference charge: the model's own figure, or the board's
             if m.charge_per_inference_uah is not None:
@@ -74,6 +74,8 @@ class Engine:
                 d_inf[i] = discharge_mah(tb, m.inference_current_ma or board.inference_current_ma)
         self.available = np.array(scenario.fits_memory(), dtype=bool)
         self.deadline_ticks = -1 if scenario.deadline_ms is None else round(scenario.deadline_ms / tb)
+        self.storage, d_inf, d_idle = storage_of(scenario, d_inf, discharge_mah(tb, board.idle_current_ma))
+        self.capacity_mah, self.initial_mah = self.storage.capacity_mah, self.storage.initial_mah
         harvest = harvest_block(scenario)
         lump = np.array([discharge_mah(math.ceil(x / tb) * tb, board.inference_current_ma) for x in lats])
 
@@ -89,11 +91,13 @@ class Engine:
         self.PI[K.I_SVC + n :] = [i if self.available[i] else fallback for i in range(n)]
         self.PI[K.I_DEADLINE] = self.deadline_ticks
         self.PI[K.I_HOFF] = 0 if harvest is None else K.F_ACC + 3 * n
-        self.PF = np.zeros(K.F_ACC + 3 * n + (0 if harvest is None else len(harvest)), dtype=np.float64)
+        store_off = K.F_ACC + 3 * n + (0 if harvest is None else len(harvest))
+        self.PF = np.zeros(store_off + len(self.storage.block), dtype=np.float64)
+        self.storage.place(self.PF, store_off)
         self.PF[K.F_TB] = tb
         if harvest is not None:
-            self.PF[K.F_ACC + 3 * n :] = harvest
-        self.PF[K.F_D_IDLE] = discharge_mah(tb, board.idle_current_ma)
+            self.PF[K.F_ACC + 3 * n : store_off] = harvest
+        self.PF[K.F_D_IDLE] = d_idle
         self.PF[K.F_LUMP_IDLE] = discharge_mah((w.min_interval_ms or 0.0) * tb, board.idle_current_ma)
         self.PF[K.F_MIN_DINF] = d_inf.min()
         self.PF[K.F_R0] = self.initial_mah
@@ -131,6 +135,7 @@ class Engine:
         self.stream = None if self.kind == K.KIND_LUMP else make_stream(self.scenario, self._trace, seed, rng)
         self.ST, self.FS = K.empty_state(self.n_models, w.buffer_size)
         self.FS[K.G_R] = self.initial_mah
+        self.storage.start(self.FS)
         if self.stream is not None:
             self.refill_arrivals()
         self._status = self._drive(K.advance(self.ST, self.FS, self.PI, self.PF, self.arr))
@@ -311,6 +316,8 @@ class Engine:
     @property
     def used_fraction(self) -> float:
         """Fraction of the initial charge drawn so far (for progress bars)."""
+        if self.initial_mah <= 0.0:  # a supercapacitor starting empty
+            return 0.0
         return min(max(1.0 - self.FS[K.G_R] / self.initial_mah, 0.0), 1.0)
 
     # ------------------------------------------------------------------ metrics
@@ -357,7 +364,7 @@ class Engine:
             "harvested_mah": float(fs[K.G_HARVESTED]),
             "spilled_mah": float(fs[K.G_SPILLED]),
             "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, counts, strict=True)},
-        }
+        } | (supercap_metrics(self.scenario, st, fs) if self.scenario.storage is not None else {})
 
 
 def run(

@@ -354,9 +354,10 @@ def lump_loop(ST, FS, PI, PF, arr, pick, params, mem):
 def register_loop(ST, FS, PI, PF, arr, pick, params, mem):
     """The register loop of the engine's machine and mode, with ``pick`` deciding (``pick_loop``'s contract).
 
-    A harvester runs on the general kernels (its charge is not a run of identical ticks).
+    A harvester runs on the general kernels (its charge is not a run of identical ticks), and so do the
+    kinetic battery and the supercapacitor (the loops keep a linear battery's charge in a register).
     """
-    if PI[K.I_HOFF] > 0:
+    if PI[K.I_HOFF] > 0 or PF[K.F_STORE] != K.STORE_LINEAR:
         while True:
             status = K.advance(ST, FS, PI, PF, arr)
             if status != K.DECISION:

@@ -23,93 +23,99 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from tinysim_gym.core.brownout import powered_off, supercap_run
 from tinysim_gym.core.discharge import exact_run, seed_run
 from tinysim_gym.core.harvest import harvest_between
-
-# ---- status codes returned by the kernels
-NEED_ARRIVALS = 0
-DECISION = 1
-DONE = 2
-NEED_MORE = 3  # a selector's compiled loop ran out of its own pre-drawn data (see Engine.run)
-
-# ---- machines
-KIND_LUMP = 0
-KIND_QUEUE = 1
-
-# ---- phases
-P_RUN = 0
-P_DECIDE = 1
-P_FLUSH = 2
-P_DONE = 3
-
-# ---- end reasons
-END_NONE = 0
-END_DEPLETED = 1
-END_HORIZON = 2
-END_WORKLOAD = 3  # a finite workload (a trace) has no more samples
-
-END_OF_ARRIVALS = 1 << 62  # arrival tick used after the last sample of a finite workload
-
-
-# ---- int parameters (PI)
-I_KIND = 0
-I_SEED = 1
-I_BUF = 2
-I_H = 3
-I_PERIOD = 4
-I_N = 5
-I_DEADLINE = 6  # per-sample deadline in ticks (-1: none)
-I_HOFF = 7  # offset of the harvest block in PF (0: no harvester)
-I_SVC = 8  # service ticks of each model start here, then the model that runs when each is chosen (memory
-# policy "mask": a model that does not fit is served by the most accurate one that does)
-
-# ---- float parameters (PF)
-F_D_IDLE = 0
-F_LUMP_IDLE = 1
-F_MIN_DINF = 2
-F_R0 = 3
-F_CAP = 4
-F_TB = 5  # timebase in ms
-F_ACC = 8  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge;
-# then, when I_HOFF > 0, the harvest block: [kind, ...] (see harvest_between)
-
-# ---- int state (ST)
-S_T = 0  # tick of the pending decision
-S_FREE = 1  # first tick not yet charged / tick the chip becomes free
-S_Q = 2
-S_DROP_OVF = 3
-S_INF = 4
-S_ARR = 5
-S_END = 6  # first tick that did not run (-1 while alive)
-S_PHASE = 7
-S_AI = 8
-S_AN = 9
-S_BUSY = 10
-S_IDLE = 11
-S_LAST_ACTION = 12
-S_REASON = 13
-S_FROM_BUF = 14
-S_LAST_T = 15
-S_DROP_AFTER = 16
-S_DECISIONS = 17
-S_QHEAD = 18  # ring buffer of the arrival ticks of buffered samples (FIFO): head index
-S_MISSES = 19  # samples served after their deadline
-S_DEC_ARR = 20  # arrival tick of the sample being decided on
-S_COUNTS = 24  # per-model inference counts, then per-model deadline misses, then the ring buffer (I_BUF)
-
-# ---- float state (FS)
-G_R = 0
-G_ACC_SUM = 1
-G_DRAWN_INF = 2
-G_DRAWN_IDLE = 3
-G_HARVESTED = 4  # charge harvested into the battery (after the capacity cap)
-G_SPILLED = 5  # harvested charge lost because the battery was full
-G_COMP = 6  # default mode: Kahan compensation of the remaining charge (no drift over millions of runs)
-
-
-def state_sizes(n_models: int, buffer_size: int = 0) -> tuple[int, int]:
-    """Lengths of the int and float state arrays for ``n_models`` models and a buffer of ``buffer_size``."""
-    return S_COUNTS + 2 * n_models + buffer_size, 7
+from tinysim_gym.core.kibam import kibam_run
+from tinysim_gym.core.layout import (
+    DECISION,
+    DONE,
+    END_DEPLETED,
+    END_HORIZON,
+    END_OF_ARRIVALS,
+    END_WORKLOAD,
+    F_ACC,
+    F_CAP,
+    F_D_IDLE,
+    F_LUMP_IDLE,
+    F_MIN_DINF,
+    F_STORE,
+    F_STORE_OFF,
+    F_TB,
+    G_ACC_SUM,
+    G_COMP,
+    G_DELTA,
+    G_DRAWN_IDLE,
+    G_DRAWN_INF,
+    G_HARVESTED,
+    G_R,
+    G_SPILLED,
+    I_BUF,
+    I_DEADLINE,
+    I_H,
+    I_HOFF,
+    I_KIND,
+    I_N,
+    I_PERIOD,
+    I_SEED,
+    I_SVC,
+    KIND_LUMP,
+    NEED_ARRIVALS,
+    P_DECIDE,
+    P_DONE,
+    P_FLUSH,
+    P_RUN,
+    S_AI,
+    S_AN,
+    S_ARR,
+    S_BROWNOUTS,
+    S_BUSY,
+    S_COUNTS,
+    S_DEC_ARR,
+    S_DECISIONS,
+    S_DROP_AFTER,
+    S_DROP_OVF,
+    S_END,
+    S_FREE,
+    S_FROM_BUF,
+    S_IDLE,
+    S_INF,
+    S_LAST_ACTION,
+    S_LAST_T,
+    S_MISSES,
+    S_PHASE,
+    S_Q,
+    S_QHEAD,
+    S_REASON,
+    S_T,
+    STORE_KIBAM,
+    STORE_SUPERCAP,
+    state_sizes,
+)
+from tinysim_gym.core.layout import (  # the layout, for the kernels' callers
+    END_NONE as END_NONE,
+)
+from tinysim_gym.core.layout import (
+    F_R0 as F_R0,
+)
+from tinysim_gym.core.layout import (
+    G_SUPERCAP as G_SUPERCAP,
+)
+from tinysim_gym.core.layout import (
+    KIND_QUEUE as KIND_QUEUE,
+)
+from tinysim_gym.core.layout import (
+    NEED_MORE as NEED_MORE,
+)
+from tinysim_gym.core.layout import (
+    S_DROP_OFF as S_DROP_OFF,
+)
+from tinysim_gym.core.layout import (
+    S_OFF as S_OFF,
+)
+from tinysim_gym.core.layout import (
+    STORE_LINEAR as STORE_LINEAR,
+)
 
 
 @njit(cache=True, inline="always")
@@ -117,11 +123,18 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
     """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run.
 
     With a harvester (default mode only) the run's harvest is spread evenly over its ticks: the battery
-    sees the net charge per tick, capped at the capacity.
+    sees the net charge per tick, capped at the capacity. A kinetic battery dies when its available well
+    empties; its total charge falls as the linear battery's does. A supercapacitor browns out below v_off.
     """
     if k <= 0:
         return 0
-    if PI[I_SEED] == 1:
+    if PF[F_STORE] == STORE_SUPERCAP:
+        j = supercap_run(FS, PI, PF, d, k, t0)
+        ticks = k if j < 0 else j
+        if j >= 0:
+            ST[S_END] = t0 + j
+        r = FS[G_R]
+    elif PI[I_SEED] == 1:
         r, j = seed_run(FS[G_R], d, k)
         ticks = k if j < 0 else j + 1
         if j >= 0:
@@ -147,7 +160,11 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
                 ST[S_END] = t0 + j
     else:
         r0 = FS[G_R]
-        _, j = exact_run(r0, d, k)
+        if PF[F_STORE] == STORE_KIBAM:
+            o = int(PF[F_STORE_OFF])
+            FS[G_DELTA], j = kibam_run(r0, FS[G_DELTA], d, k, PF[o], PF[o + 1])
+        else:
+            _, j = exact_run(r0, d, k)
         ticks = k if j < 0 else j
         if j >= 0:
             ST[S_END] = t0 + j
@@ -245,6 +262,12 @@ def advance(ST, FS, PI, PF, arr):
                 ST[ring + (ST[S_QHEAD] + ST[S_Q]) % PI[I_BUF]] = ta
                 ST[S_Q] += 1
         if ST[S_END] >= 0:  # dead: the arrivals before the end are in, the rest are flushed
+            if PF[F_STORE] == STORE_SUPERCAP and ST[S_REASON] == END_DEPLETED:
+                if H >= 0:  # off until recharged (or the horizon)
+                    if powered_off(ST, FS, PI, PF, arr) == NEED_ARRIVALS:
+                        return NEED_ARRIVALS
+                    continue
+                ST[S_BROWNOUTS] += 1
             ST[S_PHASE] = P_FLUSH
             continue
         if H >= 0 and free >= H:
