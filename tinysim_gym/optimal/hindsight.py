@@ -12,8 +12,9 @@ the idle current otherwise), solved exactly by backward induction over every tic
 ``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy; a future
 skip action) or stop for good (what a dying battery does: it earns and draws nothing more), so every run
 of the engine on that trace is one of its schedules drawing no more charge than the run did, and that is at
-most ``budget``: the inequality holds for every causal policy; the bound is its minimum over ``lambda`` (a convex piecewise-linear function whose slope,
-``budget`` less the charge of the optimal schedule, a forward pass gives), divided by ``N``.
+most ``budget``: the inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a
+convex piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
+pass gives), divided by ``N``.
 
 Deadlines: a sample taken from the buffer is credited as if it were the youngest it could be (the
 ``q + 1``-th latest arrival so far), a relaxation, so the bound stays valid. Until depletion (no horizon) the
@@ -219,8 +220,11 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
 
 
 def _minimise(dual, hi: float, tol: float, max_evals: int = 40) -> float:  # noqa: ANN001 - a closure
-    """Minimum over ``[0, hi]`` of a convex piecewise-linear function given value and slope (bisection on
-    the slope, with the tangent lines' crossing as the next point and the best value seen as the answer)."""
+    """Minimum over ``[0, hi]`` of a convex piecewise-linear function given its value and slope.
+
+    Bisection on the slope, with the tangent lines' crossing as the next point; the best value seen is the
+    answer (every value is an upper bound, so stopping early only loosens it).
+    """
     f0, s0 = dual(0.0)
     if s0 >= 0:  # the schedule that ignores charge fits the budget
         return f0

@@ -129,8 +129,11 @@ def phase_bins_of(chain: ArrivalChain, max_bins: int) -> np.ndarray:
 
 @njit(cache=True)
 def _propagate(nz, src, dst, prob, arrive, ticks, nmax):  # noqa: ANN001, ANN202 - numba kernel
-    """Window distributions: ``out[k, z0, z, n, a]`` after ``ticks[k] - 1`` ticks with ``n`` arrivals
-    (clipped at ``nmax``) from phase ``z0``, then a last tick with (``a = 1``) or without an arrival."""
+    """Window distributions of every action from every exact phase.
+
+    ``out[k, z0, z, n, a]``: after ``ticks[k] - 1`` ticks from phase ``z0``, phase ``z`` with ``n`` arrivals
+    (clipped at ``nmax``), then a last tick with (``a = 1``) or without an arrival.
+    """
     nk = len(ticks)
     out = np.zeros((nk, nz, nz, nmax + 1, 2))
     m = np.zeros((nz, nz, nmax + 1))
@@ -240,7 +243,6 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
     """
     eng = Engine(scenario, chunk=1)
     chain = arrival_chain(scenario)
-    n = eng.n_models
     avail = np.flatnonzero(eng.available)
     d_idle = float(eng.PF[K.F_D_IDLE])
     ticks = eng.service_ticks[avail].astype(np.int64)

@@ -125,8 +125,11 @@ class OracleSolution:
 
 
 def price_grid(net_charge: np.ndarray, accuracy: np.ndarray, points: int = 40) -> np.ndarray:
-    """Charge prices worth solving: 0, a geometric sweep over the prices at which two models trade places
-    (from a third of the lowest to three times the highest), and one price at which only charge counts."""
+    """Charge prices worth solving: 0, a sweep, and one price at which only charge counts.
+
+    The sweep is geometric, from a third of the lowest price at which two models trade places to three times
+    the highest.
+    """
     pts = []
     for i in range(len(accuracy)):
         for j in range(len(accuracy)):
