@@ -211,7 +211,16 @@ def test_mmpp_replay_matches_the_engine_stream_and_observed_variant_runs():
     rng = np.random.default_rng(5)
     stream = MMPPStream((2000.0, 40000.0), (3000.0, 3000.0), 0.01, rng)
     replay = MMPPReplay((2000.0, 40000.0), (3000.0, 3000.0), 5)
-    assert replay.state == stream.state
+    ticks = np.zeros(300, dtype=np.int64)
+    stream.fill(ticks)
+    seen = []  # the replay's arrival events, walked one event at a time, land on the stream's arrival ticks
+    while len(seen) < len(ticks):
+        when, is_switch = replay._peek()
+        replay.state_before(when + 1e-12)
+        if not is_switch:
+            seen.append(int(np.floor(when / 0.01)))
+    assert seen == list(ticks)
+    assert replay.state == stream.state  # both stopped right after the same arrival
     sol = solve(sc)
     assert sol.phase_kind == "mmpp"
     full = np.mean([Engine(sc).run(OracleSelector(solution=sol), seed=s)["weighted_accuracy"] for s in range(4)])
