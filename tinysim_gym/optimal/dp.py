@@ -186,18 +186,6 @@ class Pacing:
     bounds: np.ndarray
     cap: float
 
-    def choose(self, t: float, r: float, acc_rate: np.ndarray, charge_rate: np.ndarray, harvest: float) -> int:
-        """The priced policy to follow at tick ``t`` with charge ``r`` (``harvest``: to the block's end)."""
-        b = int(np.searchsorted(self.bounds, t, side="right") - 1)
-        b = min(max(b, 0), len(self.bounds) - 2)
-        dt = float(self.bounds[b + 1] - t)
-        r2 = r + harvest - charge_rate * dt
-        grid = np.linspace(0.0, self.cap, self.value.shape[1])
-        later = np.interp(np.minimum(r2, self.cap), grid, self.value[b + 1])
-        need = charge_rate * dt - harvest
-        short = acc_rate * dt * np.where(need > 0, r / np.where(need > 0, need, 1.0), 1.0)
-        return int(np.argmax(np.where(r2 < 0.0, short, acc_rate * dt + later)))
-
 
 def pacing(acc_rate: np.ndarray, charge_rate: np.ndarray, harvest: np.ndarray, bounds: np.ndarray, cap: float,
            n_charge: int = 801) -> Pacing:

@@ -44,7 +44,7 @@ from tinysim_gym.optimal import cache
 from tinysim_gym.optimal.dp import Pacing, average_reward, pacing
 from tinysim_gym.optimal.mdp import build_model
 
-VERSION = 1
+VERSION = 2
 SETTINGS = {"phase_bins": 48, "age_bins": 24, "blocks": 200, "charge_points": 801, "version": VERSION}
 
 
@@ -58,7 +58,9 @@ class OracleSolution:
         reward: ``reward[x, k]``: accuracy credited at the state's age bin.
         observed_q: ``observed_q[i, q, k]``: the full value averaged over the hidden state given queue ``q``.
         acc_rate, charge_rate: per tick, of each priced policy.
-        actions, ticks, accuracy: per action: model index, service ticks, accuracy.
+        actions, ticks, accuracy, charge: per action: model index, service ticks, accuracy, inference charge.
+        idle_charge: charge of one idle tick.
+        max_rate: an upper estimate of arrivals per tick (for the end-of-horizon reserve).
         phase_bin, age_edges: the state discretisation; ``phase_kind``/``phase_cap`` how to read the phase.
         buffer, deadline, horizon: as the engine counts them (ticks; -1: none).
         pace: the pacing table (None until depletion or when charge never binds).
@@ -74,6 +76,9 @@ class OracleSolution:
     actions: np.ndarray
     ticks: np.ndarray
     accuracy: np.ndarray
+    charge: np.ndarray
+    idle_charge: float
+    max_rate: float
     phase_bin: np.ndarray
     age_edges: np.ndarray
     phase_kind: str
@@ -103,10 +108,11 @@ class OracleSolution:
         """Arrays and JSON metadata for the cache."""
         arrays = {k: np.asarray(getattr(self, k)) for k in (
             "prices", "cont", "reward", "observed_q", "acc_rate", "charge_rate", "actions", "ticks", "accuracy",
-            "phase_bin", "age_edges")}
+            "charge", "phase_bin", "age_edges")}
         if self.pace is not None:
             arrays.update(pace_value=self.pace.value, pace_bounds=self.pace.bounds)
-        meta = {"phase_kind": self.phase_kind, "phase_cap": self.phase_cap, "buffer": self.buffer,
+        meta = {"idle_charge": self.idle_charge, "max_rate": self.max_rate,
+                "phase_kind": self.phase_kind, "phase_cap": self.phase_cap, "buffer": self.buffer,
                 "deadline": self.deadline, "horizon": self.horizon, "stats": self.stats,
                 "pace_cap": None if self.pace is None else self.pace.cap}
         return arrays, meta
@@ -118,8 +124,9 @@ class OracleSolution:
         if "pace_value" in arrays:
             pace = Pacing(arrays["pace_value"], arrays["pace_bounds"], float(meta["pace_cap"]))
         keys = ("prices", "cont", "reward", "observed_q", "acc_rate", "charge_rate", "actions", "ticks", "accuracy",
-                "phase_bin", "age_edges")
-        return cls(**{k: arrays[k] for k in keys}, phase_kind=meta["phase_kind"], phase_cap=int(meta["phase_cap"]),
+                "charge", "phase_bin", "age_edges")
+        return cls(**{k: arrays[k] for k in keys}, idle_charge=float(meta["idle_charge"]),
+                   max_rate=float(meta["max_rate"]), phase_kind=meta["phase_kind"], phase_cap=int(meta["phase_cap"]),
                    buffer=int(meta["buffer"]), deadline=int(meta["deadline"]), horizon=int(meta["horizon"]),
                    pace=pace, stats=dict(meta["stats"], cached=True))
 
@@ -205,12 +212,16 @@ def _solve(sc: ScenarioConfig) -> OracleSolution:
                             for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
         pace = pacing(acc_rate, charge_rate, harvest, bounds, cap, SETTINGS["charge_points"])
     t2 = time.perf_counter()
+    chain = model.chain
+    max_rate = 1.0 / (chain.cap + 1) if chain.kind == "gap" else float(chain.p1.sum(axis=1).max())
     stats = {"states": S, "actions": A, "policies": len(policies), "prices_tried": len(prices),
              "solve_s": t2 - t0, "policies_s": t1 - t0, "pacing_s": t2 - t1, "cached": False}
     return OracleSolution(
         prices=np.array([p.price for p in policies]), cont=cont, reward=model.reward, observed_q=observed_q,
         acc_rate=acc_rate, charge_rate=charge_rate, actions=model.actions, ticks=model.ticks,
-        accuracy=model.accuracy, phase_bin=model.phase_bin, age_edges=model.age_edges, phase_kind=model.chain.kind,
+        accuracy=model.accuracy, charge=model.net_charge + model.ticks * model.idle_charge,
+        idle_charge=model.idle_charge, max_rate=max_rate, phase_bin=model.phase_bin, age_edges=model.age_edges,
+        phase_kind=model.chain.kind,
         phase_cap=model.chain.cap, buffer=B, deadline=model.deadline, horizon=horizon, pace=pace, stats=stats,
     )
 

@@ -16,6 +16,7 @@ import numpy as np
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.optimal.greedy import pick_action, pick_policy
 from tinysim_gym.optimal.oracle import OracleSolution, solve
 
 
@@ -117,12 +118,9 @@ class OracleSelector:
         assert sol is not None
         if sol.pace is None:
             return self._zero
-        t = view.tick
         pace = sol.pace
-        b = min(max(int(np.searchsorted(pace.bounds, t, side="right")) - 1, 0), len(pace.bounds) - 2)
-        off = int(view.PI[K.I_HOFF])
-        h = K.harvest_between(view.PF, off, t, int(pace.bounds[b + 1])) if off else 0.0
-        return pace.choose(t, view.remaining_mah, sol.acc_rate, sol.charge_rate, h)
+        return int(pick_policy(view.tick, view.remaining_mah, pace.value, pace.bounds, pace.cap, sol.acc_rate,
+                               sol.charge_rate, view.PF, int(view.PI[K.I_HOFF])))
 
     def select(self, view: Engine) -> int:
         """The model with the best value at this decision."""
@@ -132,12 +130,16 @@ class OracleSelector:
         q = min(view.queue, sol.buffer)
         phase = self._phase(view)
         if self.observed or phase < 0:
-            k = int(np.argmax(sol.observed_q[i, q]))
-            return int(sol.actions[k])
-        age = float(view.tick - int(view.ST[K.S_DEC_ARR]))
-        x = sol.state(q, phase, age)
-        credit = sol.accuracy if sol.deadline < 0 else np.where(age + sol.ticks <= sol.deadline, sol.accuracy, 0.0)
-        k = int(np.argmax(credit + sol.cont[i, x]))
+            value = sol.observed_q[i, q]
+        else:
+            age = float(view.tick - int(view.ST[K.S_DEC_ARR]))
+            x = sol.state(q, phase, age)
+            credit = sol.accuracy if sol.deadline < 0 else np.where(age + sol.ticks <= sol.deadline, sol.accuracy, 0.0)
+            value = credit + sol.cont[i, x]
+        t = view.tick
+        first = t + max(1, sol.phase_cap + 1 - phase) if sol.phase_kind == "gap" else t + 1
+        k = pick_action(value, t, view.remaining_mah, view.queue, first, sol.horizon, sol.ticks, sol.charge,
+                        sol.idle_charge, sol.max_rate)
         return int(sol.actions[k])
 
 
