@@ -44,8 +44,8 @@ from tinysim_gym.optimal import cache
 from tinysim_gym.optimal.dp import Pacing, average_reward, pacing
 from tinysim_gym.optimal.mdp import build_model
 
-VERSION = 2
-SETTINGS = {"phase_bins": 48, "age_bins": 24, "blocks": 200, "charge_points": 801, "version": VERSION}
+VERSION = 3
+SETTINGS = {"phase_bins": 100, "age_bins": 24, "blocks": 200, "charge_points": 801, "version": VERSION}
 
 
 @dataclass
@@ -132,10 +132,12 @@ class OracleSolution:
 
 
 def price_grid(net_charge: np.ndarray, accuracy: np.ndarray, points: int = 40) -> np.ndarray:
-    """Charge prices worth solving: 0, a sweep, and one price at which only charge counts.
+    """Charge prices worth solving: 0, a sweep, the window of every model, and one at which only charge counts.
 
     The sweep is geometric, from a third of the lowest price at which two models trade places to three times
-    the highest.
+    the highest. A model on the upper hull of (charge, accuracy) is the best static choice for the prices
+    between the slopes to its two hull neighbours; that window can be narrower than the sweep's step, so the
+    slopes and the middle of each window are added.
     """
     pts = []
     for i in range(len(accuracy)):
@@ -145,7 +147,13 @@ def price_grid(net_charge: np.ndarray, accuracy: np.ndarray, points: int = 40) -
                 pts.append(da / de)
     if not pts:
         return np.zeros(1)
-    return np.concatenate(([0.0], np.geomspace(min(pts) / 3, max(pts) * 3, points), [max(pts) * 1e3]))
+    hull = upper_hull(np.asarray(net_charge, np.float64), np.asarray(accuracy, np.float64))
+    pairs = zip(hull[:-1], hull[1:], strict=True)
+    slopes = sorted((accuracy[b] - accuracy[a]) / (net_charge[b] - net_charge[a]) for a, b in pairs)
+    windows = [s * f for s in slopes for f in (0.98, 1.02)]
+    windows += [float(np.sqrt(a * b)) for a, b in zip(slopes[:-1], slopes[1:], strict=True)]
+    grid = np.concatenate(([0.0], np.geomspace(min(pts) / 3, max(pts) * 3, points), windows, [max(pts) * 1e3]))
+    return np.unique(grid)
 
 
 def upper_hull(charge: np.ndarray, acc: np.ndarray) -> np.ndarray:
