@@ -1,0 +1,97 @@
+"""The hindsight bound: brute force over every action sequence on one seed's realised trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import baselines
+from tinysim_gym.config import load_scenario
+from tinysim_gym.core import kernels as K
+from tinysim_gym.core.engine import Engine
+from tinysim_gym.optimal.hindsight import hindsight, hindsight_seed, realised_arrivals
+
+TINY_BOARD = {"name": "tiny", "inference_current_ma": 10.0, "idle_current_ma": 0.01}
+TINY_PROFILE = {
+    "name": "tiny3",
+    "models": [
+        {"id": "big", "accuracy": 90.0, "latency_ms": 0.05},
+        {"id": "mid", "accuracy": 80.0, "latency_ms": 0.02},
+        {"id": "small", "accuracy": 60.0, "latency_ms": 0.01},
+    ],
+}
+
+
+def tiny(horizon_ms=0.3, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_ms=None):
+    return load_scenario({
+        "name": "tiny-hindsight", "board": TINY_BOARD, "profile": TINY_PROFILE,
+        "workload": {"mode": "async", "min_interval_ms": interval, "arrival_probability": p, "buffer_size": buffer},
+        "battery": {"capacity_mah": capacity}, "horizon_ms": horizon_ms, "deadline_ms": deadline_ms,
+    })
+
+
+def best_sequence(scenario, seed):
+    """The best weighted accuracy of any action sequence on the seed's arrival path (exhaustive)."""
+    eng = Engine(scenario, chunk=4096)
+    assert eng.reset(seed)
+    best = 0.0
+
+    def rec():
+        nonlocal best
+        st, fs = eng.ST.copy(), eng.FS.copy()
+        for k in range(eng.n_models):
+            eng.ST[:] = st
+            eng.FS[:] = fs
+            status = K.step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, k)
+            assert status != K.NEED_ARRIVALS
+            if status == K.DECISION:
+                rec()
+            else:
+                best = max(best, eng.metrics()["weighted_accuracy"])
+
+    rec()
+    return best
+
+
+def test_realised_arrivals_are_the_engine_stream():
+    sc = tiny(horizon_ms=2.0)
+    arr = realised_arrivals(sc, 3)
+    m = Engine(sc).run(baselines.make("latency-first", sc), seed=3)
+    assert len(arr) == m["arrivals"] and (arr < Engine(sc).horizon_ticks).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("interval", [0.01, 0.02])
+def test_hindsight_equals_brute_force_when_charge_is_ample(seed, interval):
+    sc = tiny(interval=interval, horizon_ms=0.25)
+    assert hindsight_seed(sc, seed) == pytest.approx(best_sequence(sc, seed), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_hindsight_bounds_brute_force_with_a_small_battery(seed):
+    # about 15 busy ticks of "big" in the battery for 7-10 samples: the charge binds
+    sc = tiny(horizon_ms=0.3, capacity=4.5e-7, interval=0.02)
+    h, brute = hindsight_seed(sc, seed), best_sequence(sc, seed)
+    n = len(realised_arrivals(sc, seed))
+    assert brute <= h + 1e-9
+    assert h - brute <= 90.0 / n  # the Lagrangian relaxation loses at most about one sample here
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hindsight_with_deadlines_bounds_brute_force(seed):
+    sc = tiny(horizon_ms=0.25, interval=0.01, deadline_ms=0.06)
+    assert best_sequence(sc, seed) <= hindsight_seed(sc, seed) + 1e-9
+
+
+def test_no_heuristic_exceeds_the_hindsight_bound_on_its_seed():
+    sc = load_scenario("usps-l476-async-horizon", horizon_ms=5000.0, battery={"capacity_mah": 0.01})
+    for seed in (0, 1):
+        h = hindsight_seed(sc, seed)
+        for name in baselines.names():
+            m = baselines.run_episode(sc, baselines.make(name, sc), seed=seed)
+            assert m["weighted_accuracy"] <= h + 1e-9, (name, seed)
+
+
+def test_until_depletion_has_no_hindsight_bound():
+    assert hindsight("usps-l476-async1", [0]) is None
+    assert np.isfinite(hindsight(tiny(), [0, 1]))

@@ -1,0 +1,58 @@
+"""The optimality ladder of a scenario: upper bounds above, the oracle's achieved value below.
+
+``lp`` (the fluid bound, :mod:`tinysim_gym.optimal.lp`) and ``hindsight`` (the mean over the seeds of the
+per-seed offline optimum, :mod:`tinysim_gym.optimal.hindsight`) bound every causal policy from above;
+``upper`` is the smaller. ``oracle`` is the mean weighted accuracy the DP oracle reaches in the real
+engine on the same seeds: achievable, so a lower bound on the optimum. The optimum lies in
+``[oracle, upper]`` and ``certified_gap = upper - oracle`` is how far from optimal the oracle may be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.core.engine import Engine
+from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.lp import bound
+from tinysim_gym.optimal.oracle import solve
+from tinysim_gym.optimal.selector import OracleSelector
+
+
+def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool = True) -> dict[str, Any]:
+    """The ladder of ``scenario`` over ``seeds``, as weighted accuracy %.
+
+    Args:
+        scenario: a config, or a built-in name / path.
+        seeds: episode seeds (the same for the oracle and the hindsight bound).
+        observed: also run the oracle restricted to the agent's observation (``oracle_observed``).
+
+    Returns:
+        ``lp``, ``hindsight`` (None until depletion), ``oracle``, ``upper``, ``certified_gap``, plus
+        ``oracle_observed`` (or None), ``seeds`` and ``solve_s`` (the DP's solve time; 0 from the cache).
+    """
+    sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
+    sol = solve(sc)
+    runs = [Engine(sc, chunk=1 << 16).run(OracleSelector(solution=sol), seed=s)["weighted_accuracy"] for s in seeds]
+    obs = None
+    if observed:
+        obs = float(np.mean([Engine(sc, chunk=1 << 16).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"]
+                             for s in seeds]))
+    lp = float(bound(sc).weighted_accuracy)
+    per_seed = [hindsight_seed(sc, s) for s in seeds]
+    hind = None if any(v is None for v in per_seed) else float(np.mean([v for v in per_seed if v is not None]))
+    upper = lp if hind is None else min(lp, hind)
+    oracle = float(np.mean(runs))
+    return {
+        "lp": lp,
+        "hindsight": hind,
+        "oracle": oracle,
+        "upper": upper,
+        "certified_gap": upper - oracle,
+        "oracle_observed": obs,
+        "seeds": list(seeds),
+        "solve_s": 0.0 if sol.stats.get("cached") else float(sol.stats["solve_s"]),
+    }
