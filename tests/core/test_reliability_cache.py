@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = int(os.environ.get("TINYSIM_CACHE_PROCESSES", "10"))
 
 #: every heuristic whose whole episode runs in the shared compiled pick loop, and one static kernel
