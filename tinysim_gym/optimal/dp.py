@@ -149,7 +149,7 @@ def finite_horizon(model: DecisionModel, horizon: int, price: float = 0.0) -> tu
 
 
 @njit(cache=True)
-def _pacing(acc_rate, charge_rate, harvest, block, cap, n_charge):  # noqa: ANN001, ANN202 - numba kernel
+def _pacing(acc_rate, charge_rate, harvest, block, cap, n_charge):
     nb = len(harvest)
     grid = np.linspace(0.0, cap, n_charge)
     step = cap / (n_charge - 1)
@@ -165,7 +165,7 @@ def _pacing(acc_rate, charge_rate, harvest, block, cap, n_charge):  # noqa: ANN0
 
 
 @njit(cache=True)
-def _block_value(v_next, r, a, c, h, dt, cap, step):  # noqa: ANN001, ANN202 - numba kernel
+def _block_value(v_next, r, a, c, h, dt, cap, step):
     """Accuracy of one block at rates ``(a, c)`` from charge ``r`` with harvest ``h``, plus what follows."""
     r2 = r + h - c * dt
     if r2 < 0.0:

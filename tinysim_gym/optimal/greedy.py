@@ -15,7 +15,7 @@ from tinysim_gym.core.kernels import harvest_between
 
 
 @njit(cache=True)
-def pick_policy(t, r, pace_value, pace_bounds, cap, acc_rate, charge_rate, PF, off):  # noqa: ANN001, ANN201, N803
+def pick_policy(t, r, pace_value, pace_bounds, cap, acc_rate, charge_rate, PF, off):
     """Index of the priced policy the pacing table follows at tick ``t`` with charge ``r``."""
     nb = len(pace_bounds) - 1
     b = np.searchsorted(pace_bounds, t, side="right") - 1
@@ -42,7 +42,7 @@ def pick_policy(t, r, pace_value, pace_bounds, cap, acc_rate, charge_rate, PF, o
 
 
 @njit(cache=True)
-def pick_action(value, t, r, q, first, horizon, ticks, charge, idle_charge, max_rate):  # noqa: ANN001, ANN201
+def pick_action(value, t, r, q, first, horizon, ticks, charge, idle_charge, max_rate):
     """The best action by ``value`` among those that keep the end-of-horizon reserve (else the cheapest).
 
     ``first`` is the earliest tick the next sample can arrive; at most ``max_rate`` arrive per tick after it.

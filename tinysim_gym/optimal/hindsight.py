@@ -34,7 +34,7 @@ NEG = -1e300
 
 
 @njit(cache=True)
-def _offline(arr, H, B, L, acc, d, d_idle, D, price):  # noqa: ANN001, ANN202, C901 - numba kernel
+def _offline(arr, H, B, L, acc, d, d_idle, D, price):
     """``J(price)`` over the trace ``arr`` (sorted arrival ticks, all ``< H``) and the charge its schedule draws.
 
     Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), skip the sample (zero ticks),
@@ -219,7 +219,7 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     return _minimise(dual, float(np.max(acc / (d * L))) * 2.0, tol) / N
 
 
-def _minimise(dual, hi: float, tol: float, max_evals: int = 40) -> float:  # noqa: ANN001 - a closure
+def _minimise(dual, hi: float, tol: float, max_evals: int = 40) -> float:
     """Minimum over ``[0, hi]`` of a convex piecewise-linear function given its value and slope.
 
     Bisection on the slope, with the tangent lines' crossing as the next point; the best value seen is the

@@ -128,7 +128,7 @@ def phase_bins_of(chain: ArrivalChain, max_bins: int) -> np.ndarray:
 
 
 @njit(cache=True)
-def _propagate(nz, src, dst, prob, arrive, ticks, nmax):  # noqa: ANN001, ANN202 - numba kernel
+def _propagate(nz, src, dst, prob, arrive, ticks, nmax):
     """Window distributions of every action from every exact phase.
 
     ``out[k, z0, z, n, a]``: after ``ticks[k] - 1`` ticks from phase ``z0``, phase ``z`` with ``n`` arrivals
