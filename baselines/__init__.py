@@ -27,6 +27,7 @@ from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.core.engine import run as run_episode
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.selector import OracleSelector
 
 __all__ = ["BaselinePolicy", "describe", "make", "names", "run_episode"]
 
@@ -43,6 +44,12 @@ _REGISTRY: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
     "queue-greedy": (QueueGreedy, {}, "most accurate model that finishes before the buffer overflows (safety)"),
     "budget": (BudgetTracker, {}, "paces charge and busy time to follow the bound's optimal mixture (window)"),
 }
+# Policies that solve the scenario first (seconds to a minute, cached on disk): accepted by name everywhere,
+# but not run by default in compare, which would otherwise solve every scenario it is shown.
+_SOLVED: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
+    "oracle": (OracleSelector, {}, "greedy on the DP solution of the scenario (may use hidden workload state)"),
+    "oracle-observed": (OracleSelector, {"observed": True}, "the oracle restricted to what an agent observes"),
+}
 _ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "static": ("reference", {}),
     "fuzzy-tova": ("fuzzy", {"variant": "tova"}),
@@ -51,13 +58,13 @@ _ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
 
 
 def names(aliases: bool = False) -> list[str]:
-    """The baselines' names, in table order (``aliases=True`` adds static, fuzzy-tova, fuzzy-stream)."""
-    return list(_REGISTRY) + (list(_ALIASES) if aliases else [])
+    """The heuristics' names, in table order (``aliases=True``: every accepted name, with the aliases and oracles)."""
+    return list(_REGISTRY) + (list(_ALIASES) + list(_SOLVED) if aliases else [])
 
 
 def describe() -> dict[str, str]:
     """Name -> one-line description (with its parameters in brackets)."""
-    return {k: v[2] for k, v in _REGISTRY.items()}
+    return {k: v[2] for k, v in {**_REGISTRY, **_SOLVED}.items()}
 
 
 def _allowed_params(factory: Callable[..., Any]) -> list[str]:
@@ -90,14 +97,14 @@ def make(name: str, target: Any = None, **params: Any) -> BaselinePolicy:
     Raises:
         TinySimError: unknown name or parameter, or a bad value (one line, listing what is allowed).
     """
-    if not isinstance(name, str) or (name not in _REGISTRY and name not in _ALIASES):
+    if not isinstance(name, str) or (name not in _REGISTRY and name not in _ALIASES and name not in _SOLVED):
         known = names(aliases=True)
         close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise TinySimError(f"selector: unknown baseline {name!r}{hint} (allowed: {', '.join(known)})")
     base, fixed = _ALIASES.get(name, (name, {}))
-    factory, defaults, _ = _REGISTRY[base]
-    allowed = _allowed_params(factory)
+    factory, defaults, _ = _REGISTRY[base] if base in _REGISTRY else _SOLVED[base]
+    allowed = [p for p in _allowed_params(factory) if p != "solution"]  # a solution is passed in code, not by name
     kwargs = {**defaults, **fixed, **params}
     unknown = [k for k in kwargs if k not in allowed]
     if unknown:

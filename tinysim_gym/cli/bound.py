@@ -6,12 +6,16 @@ import argparse
 from typing import Any
 
 from tinysim_gym.cli.common import add_scenario_args, dumps, scenario_from_args
+from tinysim_gym.errors import TinySimError
 
 
 def add_parser(sub: Any) -> None:
     """Register the subcommand."""
     p = sub.add_parser("bound", help="the optimal-policy bound (LP) of a scenario", description=__doc__)
     add_scenario_args(p, default_scenario="usps-l476-async-horizon")
+    p.add_argument("--seeds", type=int, metavar="N",
+                   help="also solve the DP oracle and the hindsight bound over seeds 0..N-1 (1..1000) and report "
+                        "lp, hindsight, oracle, upper and certified_gap")
     p.add_argument("--json", action="store_true", help="print one JSON object (weighted_accuracy, mixture, ...)")
     p.set_defaults(func=run)
 
@@ -21,9 +25,17 @@ def run(args: argparse.Namespace) -> int:
     # imported here: ``tinysim --help`` builds every subcommand's parser and must not load them
     from tinysim_gym.optimal.lp import bound
 
-    result = bound(scenario_from_args(args))
+    if args.seeds is not None and not 1 <= args.seeds <= 1000:
+        raise TinySimError(f"--seeds: expected 1..1000, got {args.seeds}")
+    scenario = scenario_from_args(args)
+    result = bound(scenario)
+    rungs: dict[str, Any] = {}
+    if args.seeds is not None:
+        from tinysim_gym.optimal.ladder import ladder
+
+        rungs = ladder(scenario, range(args.seeds))
     if args.json:
-        print(dumps(result.to_dict()))
+        print(dumps({**result.to_dict(), **rungs}))
         return 0
     print(f"scenario           {result.scenario} ({result.episode})")
     print(f"bound              {result.weighted_accuracy:.4f} % weighted accuracy")
@@ -33,4 +45,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"optimal mixture    {mix} (fraction of arrivals per model)")
     print(f"dropped fraction   {result.dropped_fraction:.4f}")
     print(f"operating time     {result.operating_time_ms:.1f} ms")
+    if rungs:
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v:.4f} %"
+
+        print(f"hindsight          {pct(rungs['hindsight'])} (mean offline optimum over {args.seeds} seeds)")
+        print(f"oracle             {pct(rungs['oracle'])} (DP oracle in the engine: achievable)")
+        print(f"upper              {pct(rungs['upper'])} (min of lp and hindsight)")
+        print(f"certified gap      {rungs['certified_gap']:.4f} points (upper - oracle)")
     return 0

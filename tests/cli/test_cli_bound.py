@@ -1,0 +1,45 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from baselines import make, names
+from tinysim_gym.config import load_scenario
+from tinysim_gym.core.engine import Engine
+
+
+def _tinysim(*args: str) -> subprocess.CompletedProcess[str]:
+    code = "import sys; from tinysim_gym.cli import main; sys.exit(main(sys.argv[1:]))"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=600)
+
+
+def test_bound_with_seeds_reports_the_ladder_and_keeps_the_lp_keys():
+    plain = json.loads(_tinysim("bound", "--scenario", "usps-l476-async1", "--json").stdout)
+    res = _tinysim("bound", "--scenario", "usps-l476-async1", "--seeds", "2", "--json")
+    assert res.returncode == 0, res.stderr
+    out = json.loads(res.stdout)
+    for key, value in plain.items():  # today's keys, unchanged
+        assert out[key] == value
+    assert out["lp"] == pytest.approx(plain["weighted_accuracy"])
+    assert out["hindsight"] is None  # until depletion: the episode length depends on the policy
+    assert out["upper"] == pytest.approx(min(v for v in (out["lp"], out["hindsight"]) if v is not None))
+    assert out["certified_gap"] == pytest.approx(out["upper"] - out["oracle"])
+    assert 0.0 <= out["certified_gap"] <= 0.3
+
+
+@pytest.mark.parametrize("seeds", ["0", "1001", "x"])
+def test_bound_seeds_out_of_range_is_one_line(seeds):
+    res = _tinysim("bound", "--seeds", seeds)
+    assert res.returncode == 2 and res.stdout == ""
+    assert len(res.stderr.strip().splitlines()) == 1 and "--seeds" in res.stderr
+
+
+def test_oracle_is_a_baseline_by_name_but_not_in_the_default_list():
+    assert "oracle" not in names() and {"oracle", "oracle-observed"} <= set(names(aliases=True))
+    scenario = load_scenario("usps-l476-async1")
+
+    def mean(name: str) -> float:
+        return sum(Engine(scenario).run(make(name), seed=s)["weighted_accuracy"] for s in (0, 1)) / 2
+
+    assert mean("oracle") >= max(mean("latency-first"), mean("queue-greedy"), mean("budget"))
