@@ -64,7 +64,7 @@ def names(aliases: bool = False) -> list[str]:
 
 def describe() -> dict[str, str]:
     """Name -> one-line description (with its parameters in brackets)."""
-    return {k: v[2] for k, v in {**_REGISTRY, **_SOLVED}.items()}
+    return {k: v[2] for k, v in _REGISTRY.items()}
 
 
 def _allowed_params(factory: Callable[..., Any]) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tinysim_gym.core.kernels import harvest_between
+from tinysim_gym.core.kernels import F_TB, harvest_between
 
 
 @njit(cache=True)
@@ -22,7 +22,7 @@ def pick_policy(t, r, pace_value, pace_bounds, cap, acc_rate, charge_rate, PF, o
     b = min(max(b, 0), nb - 1)
     end = pace_bounds[b + 1]
     dt = end - t
-    h = harvest_between(PF, off, t, int(end)) if off > 0 else 0.0
+    h = harvest_between(PF, off, t, int(end), PF[F_TB]) if off > 0 else 0.0
     n_charge = pace_value.shape[1]
     step = cap / (n_charge - 1)
     best, arg = -1e300, 0

@@ -208,7 +208,7 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     d_idle = float(eng.PF[K.F_D_IDLE])
     d = np.asarray(eng.inference_charge_mah)[avail] / L
     off = int(eng.PI[K.I_HOFF])
-    budget = eng.initial_mah + (K.harvest_between(eng.PF, off, 0, H) if off else 0.0)
+    budget = eng.initial_mah + (K.harvest_between(eng.PF, off, 0, H, eng.PF[K.F_TB]) if off else 0.0)
     B, D = int(eng.buffer_size), int(eng.deadline_ticks)
 
     def dual(price: float) -> tuple[float, float]:

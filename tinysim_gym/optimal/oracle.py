@@ -216,7 +216,7 @@ def _solve(sc: ScenarioConfig) -> OracleSolution:
             nb = max(nb, math.ceil(horizon / (sc.harvester.period_ms / sc.workload.timebase_ms / 50)))
         bounds = np.unique(np.round(np.linspace(0, horizon, min(nb, 4000) + 1))).astype(np.float64)
         off = int(eng.PI[K.I_HOFF])
-        harvest = np.array([K.harvest_between(eng.PF, off, int(a), int(b)) if off else 0.0
+        harvest = np.array([K.harvest_between(eng.PF, off, int(a), int(b), eng.PF[K.F_TB]) if off else 0.0
                             for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
         pace = pacing(acc_rate, charge_rate, harvest, bounds, cap, SETTINGS["charge_points"])
     t2 = time.perf_counter()
