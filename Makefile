@@ -33,6 +33,8 @@ demo: $(STAMP)
 	$(BIN)/tinysim demo
 
 bench: $(STAMP)
+	rm -rf build
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/env_step.py
 	$(BIN)/python benchmarks/compare.py
