@@ -10,7 +10,6 @@ import contextlib
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from hypothesis import event, given, note, settings
 from hypothesis import strategies as st
 
 from tests.support import examples
+from tests.support.timeouts import no_hang
 from tinysim_gym.cli import main
 from tinysim_gym.config import load_board, load_profile, load_scenario
 from tinysim_gym.errors import ConfigError, TinySimError
@@ -92,20 +92,6 @@ FLAGS = {"board": "--board", "profile": "--profile", "scenario": "--scenario"}
 # ------------------------------------------------------------------ helpers
 
 
-@contextlib.contextmanager
-def no_hang(seconds: float = 20.0):
-    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
-
-    def boom(signum, frame):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def one_line(msg: str) -> str:

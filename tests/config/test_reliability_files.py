@@ -3,14 +3,13 @@ names that try to leave their directory, and messages that must not quote a file
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import stat
 from pathlib import Path
 
 import pytest
 
+from tests.support.timeouts import no_hang
 from tinysim_gym.atomic import safe_file_name, write_files, write_text
 from tinysim_gym.cli import main
 from tinysim_gym.config import load_board, load_scenario, read_regular
@@ -26,20 +25,6 @@ battery: {{capacity_mah: 0.001}}
 """
 
 
-@contextlib.contextmanager
-def no_hang(seconds: float = 20.0):
-    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
-
-    def boom(signum, frame):
-        raise TimeoutError(f"took longer than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, boom)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def one_error(argv: list[str], capsys) -> str:

@@ -10,8 +10,8 @@ import pytest
 import baselines
 from baselines import make, run_episode
 from tests.support import PUBLISHED
+from tests.support.search import open_loop_leaves
 from tinysim_gym.config import load_scenario
-from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.lp import bound, model_costs
@@ -53,24 +53,7 @@ def pathwise(scenario, run, cache={}):  # noqa: B006 - a deliberate memo: many l
 
 def leaves(scenario, seed=0):
     """Metrics of every open-loop action sequence on one arrival path (all policies, for a fixed seed)."""
-    eng = Engine(scenario, chunk=4096)
-    assert eng.reset(seed)
-    out = []
-
-    def rec():
-        st, fs = eng.ST.copy(), eng.FS.copy()
-        for k in range(eng.n_models):
-            eng.ST[:] = st
-            eng.FS[:] = fs
-            status = K.step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, k)
-            assert status != K.NEED_ARRIVALS
-            if status == K.DECISION:
-                rec()
-            else:
-                out.append(eng.metrics())
-
-    rec()
-    return out
+    return open_loop_leaves(scenario, seed)
 
 
 # ------------------------------------------------------------------ brute force

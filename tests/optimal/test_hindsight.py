@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import baselines
+from tests.support.search import open_loop_leaves
 from tinysim_gym.config import load_scenario
-from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.optimal.hindsight import hindsight, hindsight_seed, realised_arrivals
 
@@ -32,25 +32,7 @@ def tiny(horizon_ms=0.3, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_
 
 def best_sequence(scenario, seed):
     """The best weighted accuracy of any action sequence on the seed's arrival path (exhaustive)."""
-    eng = Engine(scenario, chunk=4096)
-    assert eng.reset(seed)
-    best = 0.0
-
-    def rec():
-        nonlocal best
-        st, fs = eng.ST.copy(), eng.FS.copy()
-        for k in range(eng.n_models):
-            eng.ST[:] = st
-            eng.FS[:] = fs
-            status = K.step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, k)
-            assert status != K.NEED_ARRIVALS
-            if status == K.DECISION:
-                rec()
-            else:
-                best = max(best, eng.metrics()["weighted_accuracy"])
-
-    rec()
-    return best
+    return max(m["weighted_accuracy"] for m in open_loop_leaves(scenario, seed))
 
 
 def test_realised_arrivals_are_the_engine_stream():
