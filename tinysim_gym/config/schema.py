@@ -206,7 +206,9 @@ class ScenarioConfig(_Strict):
 
     ``horizon_ms``: when set, the device must serve that period; samples arriving after the battery dies, and
     samples left unserved at the end, count as dropped. ``seed_compat``: follow the original TinySimulator
-    exactly (tick arithmetic, stop rule, Python ``random`` seeded with 1).
+    exactly (tick arithmetic, stop rule, Python ``random`` seeded with 1). ``allow_skip``: the policy may
+    discard the waiting sample instead of serving it (one more action after the models; it costs the
+    selector's latency and charge, and the sample counts as lost, reported as ``skipped``).
     """
 
     name: str = Field(default="scenario", min_length=1, max_length=200)
@@ -222,6 +224,7 @@ class ScenarioConfig(_Strict):
     harvester: HarvesterConfig | None = None
     deadline_ms: float | None = Field(default=None, gt=0, le=1e10)
     memory_policy: Literal["reject", "mask"] = "reject"
+    allow_skip: bool = False
     randomize: dict[str, Any] = Field(default_factory=dict)
     selector: str | None = None
     selector_params: dict[str, Any] = Field(default_factory=dict)
@@ -273,6 +276,7 @@ class ScenarioConfig(_Strict):
             extras = [
                 name
                 for name, on in (
+                    ("allow_skip", self.allow_skip),
                     ("harvester", self.harvester is not None),
                     ("deadline_ms", self.deadline_ms is not None),
                     ("workload.process", w.process != "bernoulli"),

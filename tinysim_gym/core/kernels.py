@@ -37,7 +37,7 @@ from tinysim_gym.core.layout import (
     F_ACC,
     F_CAP,
     F_D_IDLE,
-    F_LUMP_IDLE,
+    F_D_SKIP,
     F_MIN_DINF,
     F_STORE,
     F_STORE_OFF,
@@ -58,6 +58,7 @@ from tinysim_gym.core.layout import (
     I_N,
     I_PERIOD,
     I_SEED,
+    I_SKIP,
     I_SVC,
     KIND_LUMP,
     NEED_ARRIVALS,
@@ -87,6 +88,7 @@ from tinysim_gym.core.layout import (
     S_Q,
     S_QHEAD,
     S_REASON,
+    S_SKIPPED,
     S_T,
     STORE_KIBAM,
     STORE_SUPERCAP,
@@ -94,6 +96,9 @@ from tinysim_gym.core.layout import (
 )
 from tinysim_gym.core.layout import (  # the layout, for the kernels' callers
     END_NONE as END_NONE,
+)
+from tinysim_gym.core.layout import (
+    F_LUMP_IDLE as F_LUMP_IDLE,
 )
 from tinysim_gym.core.layout import (
     F_R0 as F_R0,
@@ -116,6 +121,7 @@ from tinysim_gym.core.layout import (
 from tinysim_gym.core.layout import (
     STORE_LINEAR as STORE_LINEAR,
 )
+from tinysim_gym.core.lump import apply_lump
 
 
 @njit(cache=True, inline="always")
@@ -305,34 +311,29 @@ def advance(ST, FS, PI, PF, arr):
 
 @njit(cache=True)
 def apply(ST, FS, PI, PF, k):
-    """Serve the pending sample with model ``k`` (``0 <= k < n``), charging its inference.
+    """Serve the pending sample with model ``k`` (``0 <= k < n``), or skip it (``k == n``), charging its cost.
 
     In the default mode an inference counts only when the battery powers it to the end (or to the horizon);
-    one cut short by depletion is a lost sample (``S_DROP_AFTER``). The original counts every start.
+    one cut short by depletion is a lost sample (``S_DROP_AFTER``). The original counts every start. A skip
+    (only when ``PI[I_SKIP] >= 0``) discards the sample after the selector's ticks at the selector's charge.
     """
     n = PI[I_N]
-    k = PI[I_SVC + n + k]
     t = ST[S_T]
     H = PI[I_H]
     ST[S_DECISIONS] += 1
+    if k == n:
+        ST[S_LAST_ACTION] = n
+        s = PI[I_SKIP]
+        _charge(ST, FS, PI, PF, PF[F_D_SKIP], s if H < 0 else min(s, H - t), t, True)
+        ST[S_SKIPPED] += 1
+        ST[S_FREE] = t + s
+        ST[S_LAST_T] = t
+        ST[S_PHASE] = P_RUN
+        return
+    k = PI[I_SVC + n + k]
     ST[S_LAST_ACTION] = k
     if PI[I_KIND] == KIND_LUMP:
-        last = FS[G_R] <= 0.0
-        d_inf = PF[F_ACC + 2 * n + k]
-        FS[G_R] = FS[G_R] - d_inf
-        FS[G_R] = FS[G_R] - PF[F_LUMP_IDLE]
-        FS[G_DRAWN_INF] += d_inf
-        FS[G_DRAWN_IDLE] += PF[F_LUMP_IDLE]
-        ST[S_BUSY] += 1
-        ST[S_INF] += 1
-        ST[S_COUNTS + k] += 1
-        FS[G_ACC_SUM] += PF[F_ACC + k]
-        ST[S_FREE] = t + 1
-        ST[S_LAST_T] = t
-        if last:
-            ST[S_END] = t + 1
-            ST[S_REASON] = END_DEPLETED
-        ST[S_PHASE] = P_RUN
+        apply_lump(ST, FS, PI, PF, k)
         return
     d = PF[F_ACC + n + k]
     if PI[I_SEED] == 0 and FS[G_R] < d:
