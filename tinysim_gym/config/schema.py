@@ -189,7 +189,7 @@ class ScenarioConfig(_Strict):
     @property
     def plain_battery(self) -> bool:
         """True for a linear battery and no supercapacitor: the only storage the fixed-model loops implement."""
-        return self.battery.is_linear and self.storage is None
+        return self.battery.is_linear and self.storage is None and self.battery.restart_soc is None
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -204,6 +204,7 @@ class ScenarioConfig(_Strict):
                     ("workload.process", w.process != "bernoulli"),
                     ("randomize", bool(self.randomize)),
                     ("battery.model", self.battery.model != "linear"),
+                    ("battery.restart_soc", self.battery.restart_soc is not None),
                     ("storage", self.storage is not None),
                     (
                         "profile.models[].inference_current_ma/charge_per_inference_uah/energy_uj",
@@ -268,6 +269,12 @@ class ScenarioConfig(_Strict):
         if self.harvester is not None and not self.battery.is_linear:
             raise ValueError(
                 f"battery.model: {self.battery.model} takes no harvester (charging is modelled for linear only)"
+            )
+        if self.battery.restart_soc is not None and (self.harvester is None or self.storage is not None):
+            raise ValueError(
+                "battery.restart_soc: needs a harvester (nothing else refills an empty battery)"
+                if self.storage is None
+                else "battery.restart_soc: a supercapacitor restarts at storage.v_on"
             )
         if self.harvester is not None and self.horizon_ms is None:
             raise ValueError("horizon_ms: required with a harvester (a harvested device may never run down)")

@@ -29,7 +29,7 @@ from tinysim_gym.core.arrivals import ArrivalStream, checked_trace_times, make_s
 from tinysim_gym.core.costs import ModelCosts, model_costs
 from tinysim_gym.core.harvest import harvest_block
 from tinysim_gym.core.storage import storage_of
-from tinysim_gym.core.supercap_metrics import supercap_metrics
+from tinysim_gym.core.supercap_metrics import restart_metrics, supercap_metrics
 from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
 
@@ -365,7 +365,12 @@ class Engine:
             "harvested_mah": float(fs[K.G_HARVESTED]),
             "spilled_mah": float(fs[K.G_SPILLED]),
             "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, counts, strict=True)},
-        } | (supercap_metrics(self.scenario, st, fs) if self.scenario.storage is not None else {})
+        } | self._storage_metrics(st, fs)
+
+    def _storage_metrics(self, st: np.ndarray, fs: np.ndarray) -> dict[str, Any]:
+        if self.scenario.storage is not None:
+            return supercap_metrics(self.scenario, st, fs)
+        return restart_metrics(self.scenario, st, fs) if self.scenario.battery.restart_soc is not None else {}
 
 
 def run(
