@@ -266,10 +266,6 @@ class ScenarioConfig(_Strict):
         e_min = min(lats) * self.board.inference_current_ma / 3.6e6
         decisions = self.battery.capacity_mah * self.battery.initial_soc / e_min
         gap = w.mean_gap_ms()
-        if self.harvester is not None and not self.battery.is_linear:
-            raise ValueError(
-                f"battery.model: {self.battery.model} takes no harvester (charging is modelled for linear only)"
-            )
         if self.battery.restart_soc is not None and (self.harvester is None or self.storage is not None):
             raise ValueError(
                 "battery.restart_soc: needs a harvester (nothing else refills an empty battery)"
