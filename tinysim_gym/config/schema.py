@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from tinysim_gym.config.hardware import BoardConfig, ProfileConfig
+from tinysim_gym.config.harvester import HarvesterConfig
 from tinysim_gym.config.randomize import check_randomize
 from tinysim_gym.config.storage import BatteryConfig, ConverterConfig, SupercapConfig
 from tinysim_gym.config.strict import Strict as _Strict
@@ -101,30 +102,6 @@ class WorkloadConfig(_Strict):
             (l0, l1), (q0, q1) = self.mmpp.rates_hz, self.mmpp.switch_hz
             return 1000.0 / ((l0 * q1 + l1 * q0) / (q0 + q1))
         return None
-
-
-class HarvesterConfig(_Strict):
-    """An energy harvester charging the battery (capped at its capacity).
-
-    ``constant``: ``current_ma``. ``solar``: a half sine of ``peak_current_ma`` during the day
-    (``day_fraction`` of each ``period_ms``, starting at ``phase_ms``), nothing at night. ``trace``: a CSV of
-    ``time_ms, current_ma`` rows, the current holding until the next row.
-    """
-
-    kind: Literal["constant", "solar", "trace"]
-    current_ma: float | None = Field(default=None, ge=0, le=1e5)
-    peak_current_ma: float | None = Field(default=None, ge=0, le=1e5)
-    period_ms: float = Field(default=86_400_000.0, gt=0, le=1e12)
-    day_fraction: float = Field(default=0.5, gt=0, le=1)
-    phase_ms: float = Field(default=0.0, ge=-1e12, le=1e12)
-    trace: str | None = Field(default=None, min_length=1, max_length=4096)
-
-    @model_validator(mode="after")
-    def _kind(self) -> HarvesterConfig:
-        need = {"constant": "current_ma", "solar": "peak_current_ma", "trace": "trace"}[self.kind]
-        if getattr(self, need) is None:
-            raise ValueError(f"{need}: required for a {self.kind!r} harvester")
-        return self
 
 
 class ScenarioConfig(_Strict):
