@@ -9,8 +9,10 @@ charge per tick ``d - h / k`` (negative: it charges):
   by the net charge, capped at the capacity (the surplus spills);
 * kinetic (:mod:`tinysim_gym.core.kibam`): the net current flows through the available well, so the same
   exact solution holds with a negative current while charging (the available well rises above the bound
-  one and the valve carries charge back); the total charge is capped at the capacity, and the surplus
-  spills.
+  one and the valve carries charge back); the total charge is capped at the capacity, the surplus spills,
+  and a battery at its capacity has both wells full (``delta = 0``: a total of ``C`` leaves no other
+  state within the wells' sizes). While charging below the cap the available well is not capped on its
+  own: it may hold a little more than its share until the valve moves it on.
 
 The battery block of ``PF`` (kinetic battery or restart, at ``F_STORE_OFF``) is ``[c, k per tick,
 restart charge (mAh), boot ticks, boot charge per tick]``; a linear battery without restart has none.
@@ -77,6 +79,8 @@ def battery_run(FS, PI, PF, d, k, t0):
     if r > PF[F_CAP]:  # the battery is full: what does not fit spills (never below 0 by rounding)
         stored = max(0.0, min(stored, PF[F_CAP] - r0 + ticks * d))
         r = PF[F_CAP]
+        if kibam:  # full: both wells at their capacity, at the same level
+            FS[G_DELTA] = 0.0
     FS[G_SPILLED] += h * ticks / k - stored
     FS[G_HARVESTED] += stored
     FS[G_R] = max(r, 0.0)
