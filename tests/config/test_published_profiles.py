@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +128,11 @@ def test_new_fields_leave_old_dumps_unchanged():
     assert "source" not in load_profile("usps_tova").model_dump()
     assert all("energy_uj" not in m for m in load_profile("usps_tova").model_dump()["models"])
     assert math.isclose(load_board("NDP9120").inference_current_ma, 6.341 / 1.8)
+
+
+def test_the_readme_tables_are_the_generators_output():
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "physics_table.py")], capture_output=True,
+                         text=True, timeout=60, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() in (root / "README.md").read_text(), "regenerate: python benchmarks/physics_table.py"

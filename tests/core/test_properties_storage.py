@@ -30,9 +30,7 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import ConfigError
 
-PUBLISHED = {p: ("NDP9120" if "ndp9120" in p else "NUCLEO-L4R5ZI" if "l4r5zi" in p else
-                 "NUCLEO-U575ZI-Q" if "u575zi" in p else "NUCLEO-H7A3ZI-Q" if "h7a3zi" in p else "STM32H747I-DISCO")
-             for p in builtin_names("profiles") if p.startswith(("mlperf_tiny_", "stm32_zoo_"))}
+PUBLISHED = {p: load_profile(p).board for p in builtin_names("profiles") if load_profile(p).board}
 
 
 @st.composite

@@ -140,6 +140,7 @@ class ProfileConfig(_Strict):
     )
     fuzzy_variant: Literal["tova", "stream"] | None = None
     models: list[ModelConfig] = Field(min_length=1, max_length=1000)
+    board: str = Field(default="", max_length=200, description="the built-in board it was measured on")
     source: str = _SOURCE
 
     @field_validator("models")
@@ -162,7 +163,7 @@ class ProfileConfig(_Strict):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return _drop_defaults(handler(self), {"source": ""})
+        return _drop_defaults(handler(self), {"board": "", "source": ""})
 
     @property
     def accuracies(self) -> list[float]:
