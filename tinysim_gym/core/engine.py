@@ -68,8 +68,9 @@ class Engine:
         self.period_ticks = math.floor(self.min_interval_ticks) + 1
         d_inf = np.empty(n)
         for i, m in enumerate(prof.models):  # per-tick inference charge: the model's own figure, or the board's
-            if m.charge_per_inference_uah is not None:
-                d_inf[i] = m.charge_per_inference_uah / 1000.0 / svc[i]
+            q_uah = m.charge_uah(board.supply_v)
+            if q_uah is not None:
+                d_inf[i] = q_uah / 1000.0 / svc[i]
             else:
                 d_inf[i] = discharge_mah(tb, m.inference_current_ma or board.inference_current_ma)
         self.available = np.array(scenario.fits_memory(), dtype=bool)

@@ -14,7 +14,7 @@ import numpy as np
 
 from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import layout as L
-from tinysim_gym.core.supercap_metrics import supercap_metrics
+from tinysim_gym.core.supercap_metrics import restart_metrics, supercap_metrics
 
 _REASONS = {L.END_DEPLETED: "depleted", L.END_HORIZON: "horizon", L.END_WORKLOAD: "workload_end"}
 
@@ -79,4 +79,11 @@ def episode_metrics(
         "harvested_mah": float(fs[L.G_HARVESTED]),
         "spilled_mah": float(fs[L.G_SPILLED]),
         "model_counts": {mid: int(c) for mid, c in zip(model_ids, counts, strict=True)},
-    } | (supercap_metrics(scenario, st, fs) if scenario.storage is not None else {})
+    } | _storage_metrics(scenario, st, fs)
+
+
+def _storage_metrics(scenario: ScenarioConfig, st: np.ndarray, fs: np.ndarray) -> dict[str, float | int]:
+    """Brown-out figures: a supercap's, or a restarting battery's; nothing for a battery that stays off."""
+    if scenario.storage is not None:
+        return supercap_metrics(scenario, st, fs)
+    return restart_metrics(scenario, st, fs) if scenario.battery.restart_soc is not None else {}
