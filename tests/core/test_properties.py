@@ -102,7 +102,12 @@ def profile_st(draw: Any, timebase: float) -> Any:
 def _resolved(kind: str, ref: Any) -> dict[str, Any]:
     from tinysim_gym.config import load_board, load_profile
 
-    return (load_board if kind == "board" else load_profile)(ref).model_dump()
+    if kind == "profile":
+        return load_profile(ref).model_dump()
+    board = load_board(ref)
+    # a board published as powers is written here as its currents, which every strategy below reads
+    plain = {k: v for k, v in board.model_dump().items() if v is not None and not k.endswith("_power_mw")}
+    return plain | {"inference_current_ma": board.inference_current_ma, "idle_current_ma": board.idle_current_ma}
 
 
 @st.composite

@@ -8,7 +8,7 @@ directory named after a hash of every source file of the project's packages (``t
 The cache is an optimisation and never a reason to fail: :func:`tolerate_broken_cache` makes a corrupt or
 unreadable entry a miss (the function is compiled in memory, and the broken index is removed so that the
 next save writes a good one) and an entry that cannot be written a skipped save. A directory that cannot
-be written at all is numba's own case: it compiles in memory.
+be written at all is replaced by a temporary one (see :func:`use_source_keyed_cache`).
 """
 
 from __future__ import annotations
@@ -35,19 +35,36 @@ def source_hash() -> str:
 
 
 def use_source_keyed_cache() -> None:
-    """Point numba's cache at a directory keyed by :func:`source_hash` (unless the user chose one)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    from numba.core import config
+    """Point numba's cache at one usable directory, keyed by :func:`source_hash` unless the user chose one.
 
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinysim-gym"
-    target = base / f"numba-{source_hash()}"
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        target = Path(tempfile.gettempdir()) / "tinysim-gym" / f"numba-{source_hash()}"
-        target.mkdir(parents=True, exist_ok=True)
+    When the chosen directory cannot be created or written, numba would fall back to ``__pycache__``
+    beside the sources, whose entries are keyed by each file's own time stamp alone and so go stale when
+    a module they call changes. Instead the cache then lives in a source-keyed directory under the temp
+    directory (or a fresh private one), and that is the only place numba may look.
+    """
+    from numba.core import caching, config
+
+    chosen = os.environ.get("NUMBA_CACHE_DIR")
+    key = f"numba-{source_hash()}"
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinysim-gym" / key
+    for target in (Path(chosen) if chosen else default, Path(tempfile.gettempdir()) / "tinysim-gym" / key):
+        if _usable(target):
+            break
+    else:
+        target = Path(tempfile.mkdtemp(prefix="tinysim-gym-numba-"))
+    if chosen and str(target) != chosen:
+        _log.debug("numba cache: %s is not usable; caching in %s", chosen, target)
     config.CACHE_DIR = str(target)
+    caching.CacheImpl._locator_classes = [caching.UserProvidedCacheLocator]
+
+
+def _usable(path: Path) -> bool:
+    """Whether ``path`` is (or can be made) a directory this process can write."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(path, os.W_OK | os.X_OK)
 
 
 def tolerate_broken_cache() -> None:
