@@ -160,7 +160,15 @@ def scenario_st(draw: Any, seed_compat: bool | None = None, horizon: bool = True
     }
     if horizon and draw(st.booleans()):  # from before the first sample to past the battery's end
         raw["horizon_ms"] = tb * max(1, round(draw(st.floats(0.02, 2.0)) * target * max(gap, svc_min)))
+    fits = [_fits(m, board) for m in profile["models"]]
+    assume(all(fits) or (any(fits) and not seed))  # the tick reference knows no memory mask
+    if not all(fits):  # a published model too big for this board: masked, as a deployment would
+        raw["memory_policy"] = "mask"
     return load_scenario(raw)
+
+
+def _fits(model: dict[str, Any], board: dict[str, Any]) -> bool:
+    return all(model.get(k) is None or board.get(k) is None or model[k] <= board[k] for k in ("ram_kb", "flash_kb"))
 
 
 # ------------------------------------------------------------------------------------------ policies
