@@ -56,7 +56,7 @@ def pick_action(value, t, r, q, first, horizon, ticks, charge, idle_charge, max_
     cheap, cheapest = 1e300, 0
     for k in range(len(value)):
         run = min(ticks[k], tau)
-        cost = charge[k] * run / ticks[k]
+        cost = charge[k] * run / ticks[k] if ticks[k] > 0 else charge[k]
         if cost < cheap:
             cheap, cheapest = cost, k
         if r - cost >= reserve and value[k] > best:

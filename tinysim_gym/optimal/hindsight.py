@@ -9,11 +9,12 @@ where ``budget`` is the initial charge plus everything the harvester delivers (t
 and ``J(lambda)`` is the offline optimum of ``sum(accuracy - lambda * net charge)`` over every schedule of
 the realised trace with no battery at all (charge: ``L_k`` ticks of the model's current per inference,
 the idle current otherwise), solved exactly by backward induction over every tick ``t`` and buffer occupancy
-``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy; a future
-skip action) or stop for good (what a dying battery does: it earns and draws nothing more), so every run
-of the engine on that trace is one of its schedules drawing no more charge than the run did, and that is at
-most ``budget``: the inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a
-convex piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
+``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy: free,
+so it dominates the engine's skip action, which costs the selector's time and charge) or stop for good
+(what a dying battery does: it earns and draws nothing more), so every run of the engine on that trace
+is one of its schedules drawing no more charge than the run did, and that is at most ``budget``: the
+inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a convex
+piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
 pass gives), divided by ``N``.
 
 Deadlines: a sample taken from the buffer is credited as if it were the youngest it could be (the

@@ -22,8 +22,8 @@ sample's age. :class:`OracleSelector` with ``observed=True`` is the variant rest
 observation (charge, time, queue): each value is averaged over the hidden state with the policy's
 long-run shares of the states having that queue.
 
-A skip action would be one more action of the SMDP (no accuracy, no charge, zero ticks to the next
-decision); the tables and the greedy step take any number of actions.
+With ``allow_skip`` the skip is one more action of the SMDP (no accuracy, the selector's ticks and charge);
+the tables and the greedy step take any number of actions, and the selector answers its engine index.
 
 Solutions are cached on disk (:mod:`tinysim_gym.optimal.cache`).
 """
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
@@ -246,7 +247,10 @@ def solve(scenario: ScenarioConfig | str, use_cache: bool = True) -> OracleSolut
         hit = cache.load(key)
         if hit is not None:
             return OracleSolution.from_arrays(*hit)
-    sol = _solve(sc)
+    # hundreds of small dense solves: a multi-threaded BLAS only fights for the cores (tens of times slower
+    # on a busy machine), so the solve runs its linear algebra on one thread
+    with threadpool_limits(limits=1, user_api="blas"):
+        sol = _solve(sc)
     if use_cache:
         cache.save(key, *sol.to_arrays())
     return sol
