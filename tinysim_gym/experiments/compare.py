@@ -204,6 +204,8 @@ def compare(
     note = _presolve(sc) if oracle else None  # after every argument is checked: a solve can take a minute
     if oracle and note is None and "oracle" not in [p.label for p in plist]:
         plist += parse_policies(["oracle"], registry=registry, allow_agents=False)
+    elif note is not None:
+        plist = [p for p in plist if p.label != "oracle"]  # it cannot run here: the bound row says why
     labels = [p.label for p in plist]
     if usage_policy not in (None, "auto") and usage_policy not in labels:
         raise TinySimError(f"usage_policy: {usage_policy!r} is not compared (allowed: {', '.join(labels)})")

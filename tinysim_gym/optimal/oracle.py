@@ -45,8 +45,11 @@ from tinysim_gym.optimal import cache
 from tinysim_gym.optimal.dp import Pacing, average_reward, pacing
 from tinysim_gym.optimal.mdp import build_model
 
-VERSION = 3
-SETTINGS = {"phase_bins": 100, "age_bins": 24, "blocks": 200, "charge_points": 801, "version": VERSION}
+VERSION = 4
+#: ``phase_bins``: under a horizon (dozens of priced policies); ``depletion_phase_bins``: until depletion, where
+#: one policy is solved and every phase of the built-in workloads (up to 201) fits, so the model is exact
+SETTINGS = {"phase_bins": 100, "depletion_phase_bins": 400, "age_bins": 24, "blocks": 200, "charge_points": 801,
+            "version": VERSION}
 
 
 @dataclass
@@ -182,8 +185,9 @@ def upper_hull(charge: np.ndarray, acc: np.ndarray) -> np.ndarray:
 
 def _solve(sc: ScenarioConfig) -> OracleSolution:
     t0 = time.perf_counter()
-    model = build_model(sc, SETTINGS["phase_bins"], SETTINGS["age_bins"])
     eng = Engine(sc, chunk=1)
+    bins = SETTINGS["phase_bins"] if eng.horizon_ticks >= 0 else SETTINGS["depletion_phase_bins"]
+    model = build_model(sc, int(bins), SETTINGS["age_bins"])
     start = np.zeros(model.n_states)
     start[model.index(0, 0, 0)] = 1.0
     horizon = int(eng.horizon_ticks)
