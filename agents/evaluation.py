@@ -35,6 +35,7 @@ def evaluate_agent(
     processes: int | None = None,
     progress: bool = False,
     usage_points: int = 200,
+    oracle: bool = False,
 ) -> Rows:
     """The agent next to every baseline and the bound: :class:`tinysim_gym.experiments.compare.Rows`, bound last.
 
@@ -46,6 +47,8 @@ def evaluate_agent(
         processes: worker processes for the baselines.
         progress: progress bar for the baselines.
         usage_points: points of the agent's model-usage timeline (first seed) for the plot.
+        oracle: also the DP oracle's row and its certified gap (see
+            :func:`~tinysim_gym.experiments.compare.compare`).
     """
     ag = agent if isinstance(agent, Agent) else load_agent(agent)
     sc = load_scenario(scenario) if scenario is not None else load_scenario(ag.run["scenario_config"])
@@ -67,8 +70,9 @@ def evaluate_agent(
     cfg = ag.env_config(sc)
     wrappers = ag.run["hyperparams"].get("vec_env_wrapper")
     _check_spaces(ag, cfg, wrappers)
-    if baselines:
-        rows = compare(sc, seeds=seed_list, processes=processes, progress=progress, usage_policy=None)
+    if baselines or oracle:
+        rows = compare(sc, policies=None if baselines else ["oracle"], seeds=seed_list, processes=processes,
+                       progress=progress, usage_policy=None, oracle=oracle)
     else:
         rows = Rows([bound(sc).as_row()])
         rows.scenario = sc

@@ -22,11 +22,13 @@ TINY_PROFILE = {
 }
 
 
-def tiny(horizon_ms=0.3, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_ms=None):
+def tiny(horizon_ms=0.3, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_ms=None, skip_ms=None):
+    """``skip_ms``: allow the skip, with that selector latency (added to every model's latency too)."""
+    extra = {} if skip_ms is None else {"allow_skip": True, "profile": {**TINY_PROFILE, "selector_latency_ms": skip_ms}}
     return load_scenario({
         "name": "tiny-hindsight", "board": TINY_BOARD, "profile": TINY_PROFILE,
         "workload": {"mode": "async", "min_interval_ms": interval, "arrival_probability": p, "buffer_size": buffer},
-        "battery": {"capacity_mah": capacity}, "horizon_ms": horizon_ms, "deadline_ms": deadline_ms,
+        "battery": {"capacity_mah": capacity}, "horizon_ms": horizon_ms, "deadline_ms": deadline_ms, **extra,
     })
 
 
@@ -63,6 +65,27 @@ def test_hindsight_bounds_brute_force_with_a_small_battery(seed):
 def test_hindsight_with_deadlines_bounds_brute_force(seed):
     sc = tiny(horizon_ms=0.25, interval=0.01, deadline_ms=0.06)
     assert best_sequence(sc, seed) <= hindsight_seed(sc, seed) + 1e-9
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("skip_ms", [0.0, 0.01])
+def test_hindsight_with_a_skip_equals_brute_force(seed, skip_ms):
+    """A skip of 0 or 1 tick: exact without a deadline, an upper bound with one (the age relaxation)."""
+    sc = tiny(interval=0.01, horizon_ms=0.2, skip_ms=skip_ms)
+    assert hindsight_seed(sc, seed) == pytest.approx(best_sequence(sc, seed), abs=1e-9)
+    sc = tiny(interval=0.01, horizon_ms=0.2, skip_ms=skip_ms, deadline_ms=0.04)
+    assert best_sequence(sc, seed) <= hindsight_seed(sc, seed) + 1e-9
+
+
+def test_without_a_skip_no_sample_is_discarded_for_free():
+    """Models of 3 and 5 ticks, a 3-tick deadline: a stale sample still costs an inference without a skip."""
+    slow = {"name": "slow2", "models": [dict(TINY_PROFILE["models"][0]), {"id": "mid", "accuracy": 80.0,
+                                                                          "latency_ms": 0.03}]}
+    raw = tiny(horizon_ms=0.25, interval=0.01, deadline_ms=0.03).model_dump(mode="json") | {"profile": slow}
+    sc, free = load_scenario(raw), load_scenario(raw | {"allow_skip": True})
+    for seed in (0, 1):
+        assert hindsight_seed(sc, seed) == pytest.approx(best_sequence(sc, seed), abs=1e-9)
+        assert hindsight_seed(sc, seed) + 5.0 < hindsight_seed(free, seed)  # a free skip serves more in time
 
 
 def test_no_heuristic_exceeds_the_hindsight_bound_on_its_seed():

@@ -83,7 +83,7 @@ def expectimax(scenario, paths):
 
     def value(group, st_, fs_):  # a decision is pending in every path of the group (same history)
         best = -1.0
-        for k in range(eng.n_models):
+        for k in range(eng.n_actions):  # every model, and the skip when the scenario has one
             total, nxt = 0.0, {}
             for i in group:
                 load(i, st_, fs_)
@@ -118,8 +118,11 @@ def expectimax(scenario, paths):
 
 
 @pytest.mark.parametrize("interval,horizon_ms", [(0.02, 0.16), (0.01, 0.12), (0.03, 0.2)])
-def test_finite_horizon_dp_equals_expectimax_in_the_engine(interval, horizon_ms):
-    sc = tiny(horizon_ms=horizon_ms, interval=interval)
+@pytest.mark.parametrize("skip", [None, 0.0, 0.01], ids=["no-skip", "skip-0-ticks", "skip-1-tick"])
+def test_finite_horizon_dp_equals_expectimax_in_the_engine(interval, horizon_ms, skip):
+    """With a skip: of zero ticks (no selector latency) or of one tick (the selector's 0.01 ms)."""
+    extra = {} if skip is None else {"allow_skip": True, "profile": {**TINY_PROFILE, "selector_latency_ms": skip}}
+    sc = tiny(horizon_ms=horizon_ms, interval=interval, **extra)
     model = build_model(sc)
     assert model.exact
     H = round(horizon_ms / 0.01)
@@ -156,9 +159,10 @@ def test_upper_hull_keeps_only_the_concave_frontier():
     capacity=st.floats(2e-7, 2e-6),
     horizon=st.sampled_from([0.3, 0.6]),
     deadline=st.sampled_from([None, 0.03, 0.06]),
+    skip=st.booleans(),
 )
-def test_oracle_never_exceeds_the_upper_bounds(interval, p, capacity, horizon, deadline):
-    sc = tiny(horizon_ms=horizon, capacity=capacity, interval=interval, p=p, deadline_ms=deadline)
+def test_oracle_never_exceeds_the_upper_bounds(interval, p, capacity, horizon, deadline, skip):
+    sc = tiny(horizon_ms=horizon, capacity=capacity, interval=interval, p=p, deadline_ms=deadline, allow_skip=skip)
     sol = solve(sc, use_cache=False)
     for seed in (0, 1):
         run = Engine(sc).run(OracleSelector(solution=sol), seed=seed)
@@ -226,3 +230,14 @@ def test_mmpp_replay_matches_the_engine_stream_and_observed_variant_runs():
     full = np.mean([Engine(sc).run(OracleSelector(solution=sol), seed=s)["weighted_accuracy"] for s in range(4)])
     obs = np.mean([Engine(sc).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"] for s in range(4)])
     assert 0 < obs <= 90 and 0 < full <= 90
+
+
+def test_greedy_step_falls_back_to_the_value_when_the_reserve_is_out_of_reach():
+    """Not to the cheapest action: under bursty arrivals that meant the fastest model (or a skip) for ever."""
+    from tinysim_gym.optimal.greedy import pick_action
+
+    value, ticks, charge = np.array([1.0, 5.0, 2.0]), np.array([5, 2, 1]), np.array([3.0, 2.0, 0.5])
+    # 10 ticks left, at most one sample per tick: a reserve of 9 * 0.5 = 4.5 charge units
+    assert pick_action(value, 0, 1.0, 0, 1, 10, ticks, charge, 0.0, 1.0) == 1  # out of reach: the value decides
+    assert pick_action(value, 0, 6.4, 0, 1, 10, ticks, charge, 0.0, 1.0) == 2  # 6.4 - 2 < 4.5 <= 6.4 - 0.5
+    assert pick_action(value, 0, 7.0, 0, 1, 10, ticks, charge, 0.0, 1.0) == 1  # the best keeps the reserve

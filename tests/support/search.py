@@ -17,7 +17,7 @@ def open_loop_leaves(scenario: ScenarioConfig, seed: int = 0) -> list[dict[str, 
 
     def rec() -> None:
         st, fs = eng.ST.copy(), eng.FS.copy()
-        for k in range(eng.n_models):
+        for k in range(eng.n_actions):  # the models, and the skip when the scenario has one
             eng.ST[:] = st
             eng.FS[:] = fs
             status = K.step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, k)

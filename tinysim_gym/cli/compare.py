@@ -25,6 +25,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", default="out", help="directory for the CSV and PNG (default: out/)")
     p.add_argument("--no-files", action="store_true", help="write no CSV or PNG")
     p.add_argument("--json", action="store_true", help="print the rows as a JSON list")
+    p.add_argument("--oracle", action="store_true",
+                   help="add the DP oracle's row and, under the table, the certified gap (upper bound - oracle); "
+                        "the first run of a scenario solves it (seconds to a minute, then cached on disk)")
     p.set_defaults(func=run)
 
 
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()] if args.policies else None
     rows = compare(scenario, policies=policies, seeds=args.seeds, processes=args.processes,
-                   usage_policy=args.usage_policy, registry=baselines)
+                   usage_policy=args.usage_policy, registry=baselines, oracle=args.oracle)
     written = []
     if not args.no_files:
         stem = Path(args.out) / f"compare_{safe_file_name(scenario.name, 'scenario')}"

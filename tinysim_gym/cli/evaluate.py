@@ -54,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--plot", metavar="FILE", help="write the trade-off and model-usage PNG")
     p.add_argument("--no-baselines", action="store_true", help="only the agent and the bound")
     p.add_argument("--processes", type=int, metavar="P", help="worker processes for the baselines")
+    p.add_argument("--oracle", action="store_true",
+                   help="add the DP oracle's row and the certified gap under the table (see tinysim compare)")
     p.set_defaults(func=run)
 
 
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         scenarios = [None]
     agent = load_agent(args.agent, trust_pickle=args.trust_pickle)
     tables = [evaluate_agent(agent, scenario=sc, seeds=args.seeds, baselines=not args.no_baselines,
-                             processes=args.processes, progress=not args.json) for sc in scenarios]
+                             processes=args.processes, progress=not args.json, oracle=args.oracle)
+              for sc in scenarios]
     several = len(tables) > 1
     if args.csv:
         write_csv([row for rows in tables for row in rows], args.csv)

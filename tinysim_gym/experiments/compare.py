@@ -20,7 +20,9 @@ from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.policies import Policy, RegistryRef, load_registry, parse_policies, parse_seeds
 from tinysim_gym.experiments.pool import LocalPool, Pool
+from tinysim_gym.optimal.ladder import certificate
 from tinysim_gym.optimal.lp import bound
+from tinysim_gym.optimal.oracle import solve
 from tinysim_gym.progress import Progress
 
 __all__ = ["Rows", "compare", "mean_row"]
@@ -35,12 +37,16 @@ class Rows(list):
             cumulative inferences per model, and ``"model_ids"``), for the policy ``usage_policy``.
         usage_policy: the policy whose usage was recorded (``None``: none).
         elapsed_s: wall time of the comparison.
+        certificate: with ``oracle=True``, the ladder of the oracle row
+            (:func:`~tinysim_gym.optimal.ladder.certificate`: ``lp``, ``hindsight``, ``oracle``, ``upper``,
+            ``certified_gap``), or ``{"oracle_note": why}`` where the oracle does not apply; else None.
     """
 
     scenario: ScenarioConfig | None = None
     usage: dict[str, dict[str, Any]]
     usage_policy: str | None = None
     elapsed_s: float = 0.0
+    certificate: dict[str, Any] | None = None
 
     def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
         super().__init__(rows)
@@ -92,6 +98,23 @@ def _expected_decisions(scenario: ScenarioConfig) -> int:
         return 1 << 16
 
 
+def _presolve(sc: ScenarioConfig) -> str | None:
+    """Solve the oracle once (into the disk cache the workers read); why it does not apply, or None."""
+    try:
+        solve(sc)
+    except TinySimError as exc:
+        return str(exc)
+    return None
+
+
+def _certify(sc: ScenarioConfig, seeds: Sequence[int], rows: Rows) -> dict[str, Any]:
+    """The oracle row's certificate; its figures are added to the bound row (last)."""
+    wa = next(r["weighted_accuracy"] for r in rows if r["policy"] == "oracle")
+    cert = certificate(sc, seeds, float(wa))
+    rows[-1].update({k: cert[k] for k in ("hindsight", "upper", "oracle", "certified_gap")})
+    return cert
+
+
 def mean_row(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Average the runs' metrics: numbers by their mean, model counts per model, other values if equal.
 
@@ -131,6 +154,7 @@ def compare(
     usage_points: int = 200,
     pool: Pool | None = None,
     registry: RegistryRef | None = None,
+    oracle: bool = False,
 ) -> Rows:
     """Run every baseline on ``scenario`` and return one row per policy, the bound last.
 
@@ -151,6 +175,10 @@ def compare(
         pool: reuse an existing pool (``processes`` is then ignored; the caller closes it).
         registry: the registry of heuristics (default: the baselines; see
             :mod:`~tinysim_gym.experiments.policies`).
+        oracle: also run the DP oracle (row ``oracle``, solved once here, then read from the disk cache by
+            the workers) and certify it: the bound row gains ``hindsight``, ``upper``, ``oracle`` and
+            ``certified_gap`` (:attr:`Rows.certificate`). Skipped where the oracle does not apply (a trace
+            workload, the seed-compatible sync mode): the bound row gains ``oracle_note`` saying why.
 
     Returns:
         :class:`Rows`, a list of dicts. Each row has ``policy`` and every key of ``Engine.metrics()``;
@@ -173,6 +201,11 @@ def compare(
     seed_list = parse_seeds(seeds)
     if sc.seed_compat:
         seed_list = seed_list[:1]
+    note = _presolve(sc) if oracle else None  # after every argument is checked: a solve can take a minute
+    if oracle and note is None and "oracle" not in [p.label for p in plist]:
+        plist += parse_policies(["oracle"], registry=registry, allow_agents=False)
+    elif note is not None:
+        plist = [p for p in plist if p.label != "oracle"]  # it cannot run here: the bound row says why
     labels = [p.label for p in plist]
     if usage_policy not in (None, "auto") and usage_policy not in labels:
         raise TinySimError(f"usage_policy: {usage_policy!r} is not compared (allowed: {', '.join(labels)})")
@@ -217,6 +250,10 @@ def compare(
         if own:
             runner.close()
     rows.append(bound(sc).as_row())
+    if oracle:
+        rows.certificate = {"oracle_note": note} if note else _certify(sc, seed_list, rows)
+        if note:
+            rows[-1]["oracle_note"] = note
     rows.scenario = sc
     rows.usage = usage
     rows.usage_policy = usage_policy if usage_policy != "auto" else None

@@ -18,7 +18,7 @@ from typing import Any
 
 from tinysim_gym.atomic import write_text
 
-__all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "csv_text", "dumps",
+__all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "certificate_lines", "csv_text", "dumps",
            "format_table", "json_ready", "model_count_columns", "rows_csv", "rows_json", "write_csv"]
 
 #: every table (compare, evaluate, sweep) names the count of model ``<id>`` ``model_counts.<id>``: the
@@ -154,4 +154,20 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
     out = [line(head), "  ".join("-" * w for w in widths)]
     out += [line(c) for c in body]
-    return "\n".join(out)
+    return "\n".join(out + certificate_lines(rows))
+
+
+def certificate_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The lines under a table whose bound row carries the oracle's certificate (none otherwise)."""
+    note = next((r["oracle_note"] for r in rows if r.get("oracle_note")), None)
+    if note:
+        return [f"oracle: not available ({note})"]
+    cert = next((r for r in rows if r.get("certified_gap") is not None), None)
+    if cert is None:
+        return []
+    hind = cert.get("hindsight")
+    hind_text = "-" if hind is None else f"{hind:.3f}"
+    return [
+        f"upper = min(lp {cert['weighted_accuracy']:.3f}, hindsight {hind_text}) = {cert['upper']:.3f} %",
+        f"certified gap = upper - oracle {cert['oracle']:.3f} = {cert['certified_gap']:.3f} points",
+    ]

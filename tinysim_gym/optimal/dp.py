@@ -45,11 +45,22 @@ class PricedPolicy:
     stationary: np.ndarray
 
 
+#: per-epoch probability of a restart in state 0 while a policy is evaluated: a policy with several recurrent
+#: classes (states it never leaves) makes the evaluation system singular, and a solver then returns noise
+#: that keeps policy iteration cycling; the vanishing restart makes every policy unichain at no visible cost
+RESTART = 1e-9
+
+
+def _unichain(P: np.ndarray, to: np.ndarray) -> np.ndarray:
+    """``P`` with a restart of probability :data:`RESTART` into the distribution ``to`` at every epoch."""
+    return (1.0 - RESTART) * P + RESTART * to[None, :]
+
+
 def _evaluate(P: np.ndarray, r: np.ndarray, tau: np.ndarray) -> tuple[float, np.ndarray]:
     """Gain and bias of a fixed policy: ``h = r - g tau + P h`` with ``h[0] = 0`` (least squares if singular)."""
     S = len(r)
     A = np.zeros((S + 1, S + 1))
-    A[:S, :S] = np.eye(S) - P
+    A[:S, :S] = np.eye(S) - _unichain(P, np.eye(1, S)[0])
     A[:S, S] = tau
     A[S, 0] = 1.0
     rhs = np.append(r, 0.0)
@@ -63,6 +74,7 @@ def _evaluate(P: np.ndarray, r: np.ndarray, tau: np.ndarray) -> tuple[float, np.
 def stationary_of(P: np.ndarray, start: np.ndarray) -> np.ndarray:
     """Long-run share of epochs in each state of the chain ``P`` (unichain: one linear solve)."""
     S = len(P)
+    P = _unichain(P, start)
     A = (np.eye(S) - P).T
     A[0, :] = 1.0
     rhs = np.zeros(S)
@@ -128,22 +140,29 @@ def finite_horizon(model: DecisionModel, horizon: int, price: float = 0.0) -> tu
     S, A = model.n_states, len(model.actions)
     nz = len(model.chain.init)
     into = np.array([model.index(0, int(model.phase_bin[z]), 0) for z in range(nz)])
-    d = model.net_charge / model.ticks  # per-tick charge above idle (idle ticks cost the same for any policy)
+    # per-tick charge above idle (idle ticks cost the same for any policy); a zero-tick skip costs nothing
+    d = np.divide(model.net_charge, model.ticks, out=np.zeros(A), where=model.ticks > 0)
     V = np.zeros((horizon + 1, S))
     W = np.zeros((horizon + 1, nz))
     p0, p1 = model.chain.p0, model.chain.p1
+    instant = [k for k in range(A) if model.ticks[k] == 0]
     for t in range(horizon - 1, -1, -1):
+        if t + 1 < horizon:
+            W[t] = p0 @ W[t + 1] + p1 @ V[t + 1][into]
         best = np.full(S, -np.inf)
         for k in range(A):
             L = int(model.ticks[k])
+            if L == 0:
+                continue
             run = min(L, horizon - t)
             r = model.reward[:, k] - price * run * d[k]
             if t + L < horizon:
                 r = r + model.direct[:, k] @ V[t + L] + model.idle_exit[:, k] @ W[t + L]
             best = np.maximum(best, r)
         V[t] = best
-        if t + 1 < horizon:
-            W[t] = p0 @ W[t + 1] + p1 @ V[t + 1][into]
+        for _ in range(model.buffer + 1 if instant else 0):  # a zero-tick skip leads to q - 1 at this tick
+            for k in instant:
+                V[t] = np.maximum(V[t], model.reward[:, k] + model.direct[:, k] @ V[t] + model.idle_exit[:, k] @ W[t])
     value = float(model.chain.init @ W[0]) if horizon > 0 else 0.0
     return value, V[:horizon]
 

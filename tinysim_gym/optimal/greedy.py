@@ -43,9 +43,12 @@ def pick_policy(t, r, pace_value, pace_bounds, cap, acc_rate, charge_rate, PF, o
 
 @njit(cache=True)
 def pick_action(value, t, r, q, first, horizon, ticks, charge, idle_charge, max_rate):
-    """The best action by ``value`` among those that keep the end-of-horizon reserve (else the cheapest).
+    """The best action by ``value`` among those that keep the end-of-horizon reserve (else the best by value).
 
     ``first`` is the earliest tick the next sample can arrive; at most ``max_rate`` arrive per tick after it.
+    When no action keeps the reserve (a bursty workload's top rate makes it out of reach long before the
+    end), the reserve says nothing and the value decides: falling back to the cheapest action then served
+    every sample with the fastest model, or, with a skip action, skipped every sample.
     """
     if horizon < 0:
         return int(np.argmax(value))
@@ -53,12 +56,9 @@ def pick_action(value, t, r, q, first, horizon, ticks, charge, idle_charge, max_
     later = q + (0.0 if first >= horizon else 1.0 + np.floor((horizon - 1 - first) * max_rate))
     reserve = later * charge.min() + tau * idle_charge
     best, arg = -1e300, -1
-    cheap, cheapest = 1e300, 0
     for k in range(len(value)):
         run = min(ticks[k], tau)
-        cost = charge[k] * run / ticks[k]
-        if cost < cheap:
-            cheap, cheapest = cost, k
+        cost = charge[k] * run / ticks[k] if ticks[k] > 0 else charge[k]
         if r - cost >= reserve and value[k] > best:
             best, arg = value[k], k
-    return arg if arg >= 0 else cheapest
+    return arg if arg >= 0 else int(np.argmax(value))

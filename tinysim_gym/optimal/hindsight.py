@@ -9,11 +9,12 @@ where ``budget`` is the initial charge plus everything the harvester delivers (t
 and ``J(lambda)`` is the offline optimum of ``sum(accuracy - lambda * net charge)`` over every schedule of
 the realised trace with no battery at all (charge: ``L_k`` ticks of the model's current per inference,
 the idle current otherwise), solved exactly by backward induction over every tick ``t`` and buffer occupancy
-``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy; a future
-skip action) or stop for good (what a dying battery does: it earns and draws nothing more), so every run
-of the engine on that trace is one of its schedules drawing no more charge than the run did, and that is at
-most ``budget``: the inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a
-convex piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
+``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy: free,
+so it dominates the engine's skip action, which costs the selector's time and charge) or stop for good
+(what a dying battery does: it earns and draws nothing more), so every run of the engine on that trace
+is one of its schedules drawing no more charge than the run did, and that is at most ``budget``: the
+inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a convex
+piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
 pass gives), divided by ``N``.
 
 Deadlines: a sample taken from the buffer is credited as if it were the youngest it could be (the
@@ -34,12 +35,12 @@ NEG = -1e300
 
 
 @njit(cache=True)
-def _offline(arr, H, B, L, acc, d, d_idle, D, price):
+def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard):
     """``J(price)`` over the trace ``arr`` (sorted arrival ticks, all ``< H``) and the charge its schedule draws.
 
-    Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), skip the sample (zero ticks),
-    or stop for good (what a battery that dies does: nothing more is earned or drawn). Idle ticks draw
-    ``d_idle``.
+    Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), discard the sample for free
+    (zero ticks; only when ``discard``), or stop for good (what a battery that dies does: nothing more is
+    earned or drawn). Idle ticks draw ``d_idle``.
     """
     nk = len(L)
     lmax = 0
@@ -89,13 +90,14 @@ def _offline(arr, H, B, L, acc, d, d_idle, D, price):
                     age = float(t - arr[idx])
                 best = 0.0  # stop for good
                 choice = nk + 1
-                if q > 0:
-                    r = vpop[t, q - 1]
-                else:
-                    a = j + 1  # idle until the next arrival
-                    r = vdir[a, min(mult[a] - 1, B)] - price * d_idle * (ticks[a] - t) if a < m else 0.0
-                if r > best:
-                    best, choice = r, nk
+                if discard:
+                    if q > 0:
+                        r = vpop[t, q - 1]
+                    else:
+                        a = j + 1  # idle until the next arrival
+                        r = vdir[a, min(mult[a] - 1, B)] - price * d_idle * (ticks[a] - t) if a < m else 0.0
+                    if r > best:
+                        best, choice = r, nk
                 for k in range(nk):
                     lk = L[k]
                     run = min(lk, H - t)
@@ -207,16 +209,22 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     acc = eng.accuracies[avail].astype(np.float64)
     d_idle = float(eng.PF[K.F_D_IDLE])
     d = np.asarray(eng.inference_charge_mah)[avail] / L
+    # a sample leaves the engine unserved only by a skip (a zero-accuracy "model" of the selector's ticks) or
+    # with the device off (a supercapacitor's brownout flushes it): free discards are offered only for those
+    discard = sc.storage is not None or eng.skip_ticks == 0
+    if eng.skip_ticks > 0:
+        L, acc = np.append(L, eng.skip_ticks), np.append(acc, 0.0)
+        d = np.append(d, float(eng.PF[K.F_D_SKIP]))
     off = int(eng.PI[K.I_HOFF])
     budget = eng.initial_mah + (K.harvest_between(eng.PF, off, 0, H, eng.PF[K.F_TB]) if off else 0.0)
     B, D = int(eng.buffer_size), int(eng.deadline_ticks)
 
     def dual(price: float) -> tuple[float, float]:
         """The dual's value and slope (``budget`` less the charge the schedule draws)."""
-        v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price)
+        v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard)
         return v + price * budget, budget - c
 
-    return _minimise(dual, float(np.max(acc / (d * L))) * 2.0, tol) / N
+    return _minimise(dual, float(np.max(acc / np.maximum(d * L, 1e-300))) * 2.0, tol) / N
 
 
 def _minimise(dual, hi: float, tol: float, max_evals: int = 40) -> float:

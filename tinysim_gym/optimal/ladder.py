@@ -22,6 +22,20 @@ from tinysim_gym.optimal.oracle import solve
 from tinysim_gym.optimal.selector import OracleSelector
 
 
+def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float) -> dict[str, Any]:
+    """The upper rungs over ``seeds`` and the gap they certify for an oracle mean of ``oracle`` (%).
+
+    Returns:
+        ``lp``, ``hindsight`` (None until depletion), ``oracle``, ``upper = min(lp, hindsight)`` and
+        ``certified_gap = upper - oracle``.
+    """
+    lp = float(bound(scenario).weighted_accuracy)
+    per_seed = [hindsight_seed(scenario, s) for s in seeds]
+    hind = None if any(v is None for v in per_seed) else float(np.mean([v for v in per_seed if v is not None]))
+    upper = lp if hind is None else min(lp, hind)
+    return {"lp": lp, "hindsight": hind, "oracle": oracle, "upper": upper, "certified_gap": upper - oracle}
+
+
 def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool = True) -> dict[str, Any]:
     """The ladder of ``scenario`` over ``seeds``, as weighted accuracy %.
 
@@ -41,17 +55,7 @@ def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool 
     if observed:
         obs = float(np.mean([Engine(sc, chunk=1 << 16).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"]
                              for s in seeds]))
-    lp = float(bound(sc).weighted_accuracy)
-    per_seed = [hindsight_seed(sc, s) for s in seeds]
-    hind = None if any(v is None for v in per_seed) else float(np.mean([v for v in per_seed if v is not None]))
-    upper = lp if hind is None else min(lp, hind)
-    oracle = float(np.mean(runs))
-    return {
-        "lp": lp,
-        "hindsight": hind,
-        "oracle": oracle,
-        "upper": upper,
-        "certified_gap": upper - oracle,
+    return certificate(sc, seeds, float(np.mean(runs))) | {
         "oracle_observed": obs,
         "seeds": list(seeds),
         "solve_s": 0.0 if sol.stats.get("cached") else float(sol.stats["solve_s"]),

@@ -11,8 +11,9 @@ The state at an epoch is ``x = (q, z, a)``:
 * ``a``: the age of the sample being decided on, in ``age_bins`` bins up to the deadline (one bin without a
   deadline; ages from which no model can meet the deadline share the last bin).
 
-An action is a model (one more action, "skip the head", would be a zero-tick transition to the next state
-with no reward: the solvers take any action list, so adding it is one more column of the tables).
+An action is a model or, with ``allow_skip``, the skip (engine index ``n_models``, the last action): no
+accuracy, the selector's ticks and charge. A skip of zero ticks (no selector latency) moves to the next
+buffered sample at the same tick, or, with an empty buffer, idles until the next arrival.
 
 Serving with model ``k`` keeps the chip busy ``L_k`` ticks (the engine's service ticks). Arrivals during
 ticks ``t+1 .. t+L-1`` join the buffer (overflow is dropped); at tick ``t+L`` an arrival is served directly,
@@ -247,21 +248,26 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
     d_idle = float(eng.PF[K.F_D_IDLE])
     ticks = eng.service_ticks[avail].astype(np.int64)
     charge = np.asarray(eng.inference_charge_mah)[avail]
-    net = charge - ticks * d_idle
     acc = eng.accuracies[avail].astype(np.float64)
+    if eng.allow_skip:
+        avail = np.append(avail, eng.n_models)
+        ticks = np.append(ticks, eng.skip_ticks)
+        charge = np.append(charge, eng.skip_charge_mah)
+        acc = np.append(acc, 0.0)
+    net = charge - ticks * d_idle
     B = int(eng.buffer_size)
     D = int(eng.deadline_ticks)
     nz = len(chain.init)
     zb = phase_bins_of(chain, phase_bins)
     nzb = int(zb.max()) + 1
-    edges = _age_edges(D, ticks, age_bins)
+    edges = _age_edges(D, ticks[: len(ticks) - int(eng.allow_skip)], age_bins)  # ages some model serves in time
     na = len(edges)
     mids = np.append((edges[:-1] + edges[1:] - 1) / 2.0, edges[-1]) if na > 1 else np.zeros(1)
     src, dst = np.nonzero(chain.p0)
     s1, d1 = np.nonzero(chain.p1)
     prob = np.concatenate([chain.p0[src, dst], chain.p1[s1, d1]])
     arrive = np.concatenate([np.zeros(len(src), np.int64), np.ones(len(s1), np.int64)])
-    win = _propagate(nz, np.concatenate([src, s1]), np.concatenate([dst, d1]), prob, arrive, ticks, B)
+    win = _propagate(nz, np.concatenate([src, s1]), np.concatenate([dst, d1]), prob, arrive, np.maximum(ticks, 1), B)
     # idle: expected wait and the phase after the arrival that ends it, from each exact phase
     fund = np.linalg.inv(np.eye(nz) - chain.p0)
     wait = fund @ np.ones(nz)
@@ -286,6 +292,10 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
         np.add.at(idle_to, (slice(None), into[z3]), exit_phase[:, z3])
     for k in range(A):
         L = int(ticks[k])
+        if L == 0:
+            _zero_tick_action(k, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait, trans, tau,
+                              direct, idle_exit)
+            continue
         for b in range(nzb):
             block = win[k][members[b]].mean(axis=0)  # (nz, B+1, 2): phase after, arrivals, last-tick arrival
             for q in range(B + 1):
@@ -322,3 +332,32 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
         net_charge=net, accuracy=acc, idle_charge=d_idle, deadline=D, trans=trans, tau=tau, reward=reward,
         direct=direct, idle_exit=idle_exit, chain=chain, exact=exact,
     )
+
+
+def _zero_tick_action(k, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait, trans, tau, direct,
+                      idle_exit):
+    """Fill column ``k`` for a skip that takes no time (no selector latency); it earns nothing.
+
+    With a buffered sample the next decision is at the same tick, on that sample (its age estimated as for a
+    model's buffer head, the service being zero ticks); with an empty buffer the chip idles from the current
+    phase until the next arrival.
+    """
+    for b in range(nzb):
+        here = np.zeros(len(zb))
+        here[members[b]] = 1.0 / len(members[b])
+        for q in range(B + 1):
+            for ai in range(na):
+                x = (q * nzb + b) * na + ai
+                row = np.zeros(trans.shape[2])
+                if q >= 1:
+                    age = mids[ai] - min(gap_of_bin[b], mids[ai])
+                    abin = int(np.searchsorted(edges, age, side="right") - 1)
+                    row[((q - 1) * nzb + b) * na + abin] = 1.0
+                    if direct is not None:
+                        direct[x, k] = row
+                else:
+                    row += here @ idle_to
+                    tau[x, k] = float(here @ wait)
+                    if idle_exit is not None:
+                        idle_exit[x, k] = here
+                trans[x, k] = row

@@ -22,8 +22,8 @@ sample's age. :class:`OracleSelector` with ``observed=True`` is the variant rest
 observation (charge, time, queue): each value is averaged over the hidden state with the policy's
 long-run shares of the states having that queue.
 
-A skip action would be one more action of the SMDP (no accuracy, no charge, zero ticks to the next
-decision); the tables and the greedy step take any number of actions.
+With ``allow_skip`` the skip is one more action of the SMDP (no accuracy, the selector's ticks and charge);
+the tables and the greedy step take any number of actions, and the selector answers its engine index.
 
 Solutions are cached on disk (:mod:`tinysim_gym.optimal.cache`).
 """
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
@@ -44,8 +45,11 @@ from tinysim_gym.optimal import cache
 from tinysim_gym.optimal.dp import Pacing, average_reward, pacing
 from tinysim_gym.optimal.mdp import build_model
 
-VERSION = 3
-SETTINGS = {"phase_bins": 100, "age_bins": 24, "blocks": 200, "charge_points": 801, "version": VERSION}
+VERSION = 4
+#: ``phase_bins``: under a horizon (dozens of priced policies); ``depletion_phase_bins``: until depletion, where
+#: one policy is solved and every phase of the built-in workloads (up to 201) fits, so the model is exact
+SETTINGS = {"phase_bins": 100, "depletion_phase_bins": 400, "age_bins": 24, "blocks": 200, "charge_points": 801,
+            "version": VERSION}
 
 
 @dataclass
@@ -181,8 +185,9 @@ def upper_hull(charge: np.ndarray, acc: np.ndarray) -> np.ndarray:
 
 def _solve(sc: ScenarioConfig) -> OracleSolution:
     t0 = time.perf_counter()
-    model = build_model(sc, SETTINGS["phase_bins"], SETTINGS["age_bins"])
     eng = Engine(sc, chunk=1)
+    bins = SETTINGS["phase_bins"] if eng.horizon_ticks >= 0 else SETTINGS["depletion_phase_bins"]
+    model = build_model(sc, int(bins), SETTINGS["age_bins"])
     start = np.zeros(model.n_states)
     start[model.index(0, 0, 0)] = 1.0
     horizon = int(eng.horizon_ticks)
@@ -246,7 +251,10 @@ def solve(scenario: ScenarioConfig | str, use_cache: bool = True) -> OracleSolut
         hit = cache.load(key)
         if hit is not None:
             return OracleSolution.from_arrays(*hit)
-    sol = _solve(sc)
+    # hundreds of small dense solves: a multi-threaded BLAS only fights for the cores (tens of times slower
+    # on a busy machine), so the solve runs its linear algebra on one thread
+    with threadpool_limits(limits=1, user_api="blas"):
+        sol = _solve(sc)
     if use_cache:
         cache.save(key, *sol.to_arrays())
     return sol
