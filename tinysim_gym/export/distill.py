@@ -2,9 +2,12 @@
 
 Both read the env's feature vector directly (float32 comparisons, the same in NumPy and in C) and need
 no arithmetic beyond comparisons (the tree) or one multiply per feature (the table), so they fit a few
-hundred bytes of flash and a few bytes of stack. The tree is grown by CART (Gini impurity, best split
-over every feature, thresholds halfway between neighbouring observed values) written out here in NumPy:
-it is a few dozen lines, and its nodes must be laid out for C anyway.
+hundred bytes of flash and a few bytes of stack. The tree is grown by CART (Gini impurity, best split,
+thresholds halfway between neighbouring observed values) written out here in NumPy: it is a few dozen
+lines, and its nodes must be laid out for C anyway. A split tests one feature or the sum or difference of
+two (``obs[a] + s * obs[b]``, ``s`` in -1, 0, 1): an energy-pacing agent switches models along a
+diagonal (charge left against time left) and, in its own episodes, hovers on it, so axis-aligned splits
+alone would need one split per decision to follow it.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ from tinysim_gym.export.cformat import c_array, floats, ints
 
 @dataclass(frozen=True)
 class TreePolicy:
-    """A decision tree in flat arrays: node ``i`` tests ``obs[feature[i]] <= threshold[i]``.
+    """A decision tree in flat arrays: node ``i`` tests ``obs[feature[i]] + sign[i] * obs[other[i]] <= threshold[i]``.
 
     A leaf has ``feature = -1`` and its action in ``left``; an inner node's children are ``left`` and
     ``right`` (node indices).
     """
 
     feature: np.ndarray
+    other: np.ndarray
+    sign: np.ndarray
     threshold: np.ndarray
     left: np.ndarray
     right: np.ndarray
@@ -52,13 +57,15 @@ class TreePolicy:
             if not inner.any():
                 break
             rows = np.flatnonzero(inner)
-            go_left = x[rows, f[rows]] <= self.threshold[node[rows]]
+            nd = node[rows]
+            v = (x[rows, f[rows]] + self.sign[nd] * x[rows, self.other[nd]]).astype(np.float32)
+            go_left = v <= self.threshold[nd]
             node[rows] = np.where(go_left, self.left[node[rows]], self.right[node[rows]])
         return self.left[node].astype(np.int64)
 
     def flash_bytes(self) -> int:
         """Flash of its node arrays."""
-        return self.n_nodes * (1 + 4 + 2 * self.index_bytes)
+        return self.n_nodes * (3 + 4 + 2 * self.index_bytes)
 
     @property
     def index_bytes(self) -> int:
@@ -67,7 +74,7 @@ class TreePolicy:
 
 
 def fit_tree(obs: np.ndarray, actions: np.ndarray, max_depth: int = 8, max_leaves: int = 48,
-             min_leaf: int = 20) -> TreePolicy:
+             min_leaf: int = 5) -> TreePolicy:
     """Grow a CART classification tree best-first (largest impurity decrease first).
 
     Args:
@@ -77,10 +84,14 @@ def fit_tree(obs: np.ndarray, actions: np.ndarray, max_depth: int = 8, max_leave
         max_leaves: leaves in all (the flash budget).
         min_leaf: fewest states in a leaf.
     """
-    x = np.asarray(obs, dtype=np.float32)
+    raw = np.asarray(obs, dtype=np.float32)
     y = np.asarray(actions, dtype=np.int64)
-    if len(x) == 0 or len(x) != len(y):
+    if len(raw) == 0 or len(raw) != len(y):
         raise TinySimError("export: distillation needs visited states with one action each")
+    d = raw.shape[1]
+    pairs = [(a, a, 0.0) for a in range(d)]
+    pairs += [(a, b, s) for a in range(d) for b in range(a + 1, d) for s in (1.0, -1.0)]
+    x = np.stack([raw[:, a] + np.float32(s) * raw[:, b] for a, b, s in pairs], axis=1).astype(np.float32)
     n_cls = int(y.max()) + 1
     nodes: list[list[float]] = []  # feature, threshold, left, right
     frontier: list[tuple[float, int, np.ndarray, int, tuple[int, float] | None]] = []
@@ -110,7 +121,12 @@ def fit_tree(obs: np.ndarray, actions: np.ndarray, max_depth: int = 8, max_leave
         consider(left, lrows, depth + 1)
         consider(right, rrows, depth + 1)
     arr = np.array(nodes, dtype=np.float64)
-    return _prune(TreePolicy(arr[:, 0].astype(np.int64), arr[:, 1].astype(np.float32),
+    cand = arr[:, 0].astype(np.int64)
+    inner = cand >= 0
+    feature = np.where(inner, [pairs[c][0] if c >= 0 else -1 for c in cand], -1).astype(np.int64)
+    other = np.array([pairs[c][1] if c >= 0 else 0 for c in cand], dtype=np.int64)
+    sign = np.array([pairs[c][2] if c >= 0 else 0.0 for c in cand], dtype=np.float32)
+    return _prune(TreePolicy(feature, other, sign, arr[:, 1].astype(np.float32),
                              arr[:, 2].astype(np.int64), arr[:, 3].astype(np.int64)))
 
 
@@ -168,7 +184,7 @@ def _prune(tree: TreePolicy) -> TreePolicy:
     visit(0)
     new_left = np.array([index[int(left[i])] if feature[i] >= 0 else left[i] for i in keep], dtype=np.int64)
     new_right = np.array([index[int(right[i])] if feature[i] >= 0 else 0 for i in keep], dtype=np.int64)
-    return TreePolicy(feature[keep], tree.threshold[keep], new_left, new_right)
+    return TreePolicy(feature[keep], tree.other[keep], tree.sign[keep], tree.threshold[keep], new_left, new_right)
 
 
 def tree_source(tree: TreePolicy, obs_dim: int) -> str:
@@ -177,13 +193,17 @@ def tree_source(tree: TreePolicy, obs_dim: int) -> str:
     feat = np.where(tree.feature >= 0, tree.feature, 255)
     return "\n".join([
         c_array("uint8_t", "TINYSIM_T_FEAT", ints(feat), per_line=16),
+        c_array("uint8_t", "TINYSIM_T_OTHER", ints(tree.other), per_line=16),
+        c_array("signed char", "TINYSIM_T_SIGN", ints(tree.sign), per_line=16),
         c_array("float", "TINYSIM_T_THR", floats(tree.threshold)),
         c_array(idx, "TINYSIM_T_LEFT", ints(tree.left), per_line=16),
         c_array(idx, "TINYSIM_T_RIGHT", ints(tree.right), per_line=16),
         f"""int tinysim_policy_act(const float obs[TINYSIM_OBS_DIM]) {{
     unsigned n = 0;
-    while (TINYSIM_T_FEAT[n] != 255u)
-        n = obs[TINYSIM_T_FEAT[n]] <= TINYSIM_T_THR[n] ? TINYSIM_T_LEFT[n] : TINYSIM_T_RIGHT[n];
+    while (TINYSIM_T_FEAT[n] != 255u) {{
+        float v = obs[TINYSIM_T_FEAT[n]] + (float)TINYSIM_T_SIGN[n] * obs[TINYSIM_T_OTHER[n]];
+        n = v <= TINYSIM_T_THR[n] ? TINYSIM_T_LEFT[n] : TINYSIM_T_RIGHT[n];
+    }}
     return (int)TINYSIM_T_LEFT[n];
 }}
 
