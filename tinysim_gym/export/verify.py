@@ -160,3 +160,13 @@ class HostBuild:
     def close(self) -> None:
         """Remove the build directory."""
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def check(export_dir: str | os.PathLike[str], obs: np.ndarray, expected: np.ndarray,
+          masks: np.ndarray | None = None) -> float:
+    """Compile the export in ``export_dir`` and return the share of ``obs`` where C picks ``expected``."""
+    hb = HostBuild(export_dir)
+    try:
+        return float(np.mean(hb.act(obs, masks) == np.asarray(expected)))
+    finally:
+        hb.close()
