@@ -7,6 +7,7 @@ the parameters to :mod:`tinysim_gym.export.heuristics`, which writes the same fu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.export.heuristics import NAMES, HeuristicPolicy
+from tinysim_gym.export.verify import DECIDE_RECORD
 
 
 def heuristic_form(name: str, scenario: ScenarioConfig | str, **params: Any) -> HeuristicPolicy:
@@ -34,3 +36,26 @@ def heuristic_form(name: str, scenario: ScenarioConfig | str, **params: Any) -> 
     sel.reset(eng)
     _, p, _ = sel.loop(eng)
     return HeuristicPolicy(name, np.asarray(p, dtype=np.float64).copy())
+
+
+def decisions(name: str, scenario: ScenarioConfig, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """``(tick, remaining_mah, queue)`` at every decision of the Python heuristic, and its choices.
+
+    Each episode starts with a reset marker (tick -1, action -1): the records
+    :meth:`tinysim_gym.export.verify.HostBuild.decide` reads.
+    """
+    sel = make(name)
+    rows: list[tuple[int, float, int]] = []
+    actions: list[int] = []
+    for seed in seeds:
+        eng = Engine(scenario)
+        eng.reset(seed=int(seed))
+        sel.reset(eng)
+        rows.append((-1, 0.0, 0))
+        actions.append(-1)
+        while eng.decision_pending:
+            k = sel.select(eng)
+            rows.append((eng.tick, eng.remaining_mah, eng.queue))
+            actions.append(k)
+            eng.step(k)
+    return np.array(rows, dtype=DECIDE_RECORD), np.array(actions, dtype=np.int64)

@@ -8,36 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from baselines import make
-from baselines.onboard import heuristic_form
+from baselines.onboard import decisions, heuristic_form
 from tests.support.export_policies import SHORT_ENV
 from tinysim_gym.config import load_scenario
-from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.settings import EnvSettings, split_kwargs
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.export import bundle
 from tinysim_gym.export.observation import ObsSpec
-from tinysim_gym.export.verify import DECIDE_RECORD, HostBuild
+from tinysim_gym.export.verify import HostBuild
 
 SCENARIO = load_scenario(SHORT_ENV["scenario"], horizon_ms=SHORT_ENV["horizon_ms"], battery=SHORT_ENV["battery"])
-
-
-def _decisions(name: str, seeds: range) -> tuple[np.ndarray, np.ndarray]:
-    """(tick, remaining, queue) at every decision of the Python heuristic, a reset marker per episode."""
-    sel = make(name)
-    rows, actions = [], []
-    for seed in seeds:
-        eng = Engine(SCENARIO)
-        eng.reset(seed=seed)
-        sel.reset(eng)
-        rows.append((-1, 0.0, 0))
-        actions.append(-1)
-        while eng.decision_pending:
-            k = sel.select(eng)
-            rows.append((eng.tick, eng.remaining_mah, eng.queue))
-            actions.append(k)
-            eng.step(k)
-    return np.array(rows, dtype=DECIDE_RECORD), np.array(actions)
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
@@ -46,7 +26,7 @@ def test_c_heuristic_decides_as_python(name: str, tmp_path: Path) -> None:
     spec = ObsSpec.of(EnvSettings(split_kwargs(SHORT_ENV, {})))
     policy = heuristic_form(name, SCENARIO)
     bundle.write(bundle.build(policy, spec, 10, {"policy": name}), tmp_path)
-    records, actions = _decisions(name, range(2))
+    records, actions = decisions(name, SCENARIO, range(2))
     hb = HostBuild(tmp_path, heuristic=True)
     try:
         c = hb.decide(records)

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from tinysim_gym.export import bundle
     from tinysim_gym.export.observation import ObsSpec
     from tinysim_gym.export.states import visit
-    from tinysim_gym.export.verify import check
+    from tinysim_gym.export.verify import check, check_decisions
 
     if not 1 <= args.seeds <= 1000:
         raise TinySimError(f"--seeds: expected a count in 1..1000, got {args.seeds}")
@@ -77,12 +77,19 @@ def run(args: argparse.Namespace) -> int:
     written = bundle.write(export, args.out)
     manifest = export.manifest
     if args.verify:
-        states = visit(policy.act, cfg, range(args.seeds))
-        share = check(args.out, states.obs, policy.act(states.obs, states.masks), states.masks)
-        manifest = {**manifest, "verified_states": len(states.obs), "verified_agreement": share}
+        if args.agent is not None:
+            states = visit(policy.act, cfg, range(args.seeds))
+            share = check(args.out, states.obs, policy.act(states.obs, states.masks), states.masks)
+            n = len(states.obs)
+        else:  # a heuristic on the device's own state, decision by decision as the Python heuristic
+            from baselines.onboard import decisions
+
+            records, expected = decisions(args.policy, settings.scenario, range(args.seeds))
+            share, n = check_decisions(args.out, records, expected), int((records["tick"] >= 0).sum())
+        manifest = {**manifest, "verified_states": n, "verified_agreement": share}
         if share != 1.0:
             raise TinySimError(f"--verify: the C export picks another model on {100 * (1 - share):.3f} % of "
-                               f"{len(states.obs)} states")
+                               f"{n} states")
     if args.json:
         print(dumps(manifest))
         return 0

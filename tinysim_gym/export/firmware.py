@@ -88,6 +88,7 @@ def measure(export_dir: str | os.PathLike[str], clock_mhz: float, current_ma: fl
         "static_ram_bytes": ram,
         "stack_bytes_per_decision": act_stack + inner,
         "ram_bytes_per_decision": ram["policy"] + act_stack + inner,
+        "obs_state_bytes": int(manifest["footprint"]["obs_state_bytes"]),
         "libm": manifest.get("libm", []),
         "cycles_per_decision": cycles,
         "clock_mhz": clock_mhz,

@@ -170,3 +170,12 @@ def check(export_dir: str | os.PathLike[str], obs: np.ndarray, expected: np.ndar
         return float(np.mean(hb.act(obs, masks) == np.asarray(expected)))
     finally:
         hb.close()
+
+
+def check_decisions(export_dir: str | os.PathLike[str], records: np.ndarray, expected: np.ndarray) -> float:
+    """Compile a heuristic's export and return the share of decisions where ``tinysim_policy_decide`` agrees."""
+    hb = HostBuild(export_dir, heuristic=True)
+    try:
+        return float(np.mean(hb.decide(records) == np.asarray(expected)))
+    finally:
+        hb.close()
