@@ -15,7 +15,8 @@ from pathlib import Path
 
 from agents.evaluation import evaluate_agent
 from agents.loading import load_agent
-from tinysim_gym.cli.evaluate import _charged
+from tinysim_gym.config import load_scenario
+from tinysim_gym.export.firmware import with_selector_cost
 
 DEFAULT_DIRS = ("build/firmware/agent", "build/firmware/agent-int8", "build/firmware/agent-tree",
                 "build/firmware/fuzzy")
@@ -35,7 +36,7 @@ def main() -> None:
     for d in args.dirs:
         fw = json.loads((Path(d) / "firmware.json").read_text())
         man = json.loads((Path(d) / "manifest.json").read_text())
-        [sc] = _charged([None], agent.run["scenario_config"], d, fw["clock_mhz"])
+        sc = with_selector_cost(load_scenario(agent.run["scenario_config"]), d, fw["clock_mhz"])
         heuristic = str(man["policy"]).startswith("heuristic:")
         rows = evaluate_agent(agent, scenario=sc, seeds=args.seeds, baselines=heuristic)
         want = str(man["policy"]).split(":", 1)[1] if heuristic else agent.label

@@ -121,16 +121,12 @@ def run(args: argparse.Namespace) -> int:
 def _charged(scenarios: list[Any], training: Any, export_dir: str, clock_mhz: float) -> list[Any]:
     """The scenarios with the export's time per decision as the profile's selector latency."""
     from tinysim_gym.config import load_scenario
-    from tinysim_gym.export.firmware import selector_latency_ms
+    from tinysim_gym.export.firmware import with_selector_cost
 
     if not 1.0 <= clock_mhz <= 10_000.0:
         raise TinySimError(f"--clock-mhz: expected a clock in 1..10000 MHz, got {clock_mhz}")
-    ms = selector_latency_ms(export_dir, clock_mhz)
-    out = []
-    for ref in scenarios:
-        sc = load_scenario(ref if ref is not None else training)
-        out.append(sc.model_copy(update={"profile": sc.profile.model_copy(update={"selector_latency_ms": ms})}))
-    return out
+    return [with_selector_cost(load_scenario(ref if ref is not None else training), export_dir, clock_mhz)
+            for ref in scenarios]
 
 
 def _slug(name: str) -> str:

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.export.cycles import micro_amp_hours, microseconds
 
@@ -116,3 +117,14 @@ def selector_latency_ms(export_dir: str | os.PathLike[str], clock_mhz: float = 8
     except (OSError, ValueError, KeyError, TypeError):
         raise TinySimError(f"--selector-cost: {str(d)!r} holds no export (manifest.json from tinysim export)") from None
     return microseconds(cycles, clock_mhz) / 1000.0
+
+
+def with_selector_cost(scenario: ScenarioConfig, export_dir: str | os.PathLike[str],
+                       clock_mhz: float = 80.0) -> ScenarioConfig:
+    """``scenario`` with the export's time per decision as its profile's ``selector_latency_ms``.
+
+    The engine adds the selector latency to every model's latency, so the inference current is drawn for
+    it as well: the export's charge per decision.
+    """
+    ms = selector_latency_ms(export_dir, clock_mhz)
+    return scenario.model_copy(update={"profile": scenario.profile.model_copy(update={"selector_latency_ms": ms})})
