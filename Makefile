@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench firmware clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,6 +40,20 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/scale.py --no-tick-loop
+
+# Cortex-M4 footprint of exports (not part of `make test`: it installs a Debian package). The fuzzy selector
+# is always exported; AGENT=<run dir or agent ref> adds the agent as float32, int8 and a distilled tree.
+FIRMWARE_OUT ?= build/firmware
+CLOCK_MHZ ?= 80
+firmware: $(STAMP)
+	command -v arm-none-eabi-gcc >/dev/null 2>&1 || { apt-get update && apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi; }
+	$(BIN)/tinysim export --policy fuzzy --out $(FIRMWARE_OUT)/fuzzy > /dev/null
+	if [ -n "$(AGENT)" ]; then \
+		$(BIN)/tinysim export --agent $(AGENT) --out $(FIRMWARE_OUT)/agent > /dev/null && \
+		$(BIN)/tinysim export --agent $(AGENT) --quantize int8 --out $(FIRMWARE_OUT)/agent-int8 > /dev/null && \
+		$(BIN)/tinysim export --agent $(AGENT) --distill tree --out $(FIRMWARE_OUT)/agent-tree > /dev/null; fi
+	$(BIN)/python benchmarks/firmware.py --clock-mhz $(CLOCK_MHZ) $(FIRMWARE_OUT)/fuzzy \
+		$(if $(AGENT),$(FIRMWARE_OUT)/agent $(FIRMWARE_OUT)/agent-int8 $(FIRMWARE_OUT)/agent-tree,)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from tinysim_gym.atomic import safe_file_name
 from tinysim_gym.cli.common import dumps
@@ -56,6 +57,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--processes", type=int, metavar="P", help="worker processes for the baselines")
     p.add_argument("--oracle", action="store_true",
                    help="add the DP oracle's row and the certified gap under the table (see tinysim compare)")
+    p.add_argument("--selector-cost", metavar="DIR",
+                   help="an export directory (tinysim export; make firmware measures it): every row is charged its "
+                        "time per decision (and so its charge, at the board's inference current) in place of the "
+                        "profile's selector_latency_ms")
+    p.add_argument("--clock-mhz", type=float, default=80.0,
+                   help="core clock for --selector-cost when the export was not measured by make firmware")
     p.set_defaults(func=run)
 
 
@@ -79,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if not scenarios:
         scenarios = [None]
     agent = load_agent(args.agent, trust_pickle=args.trust_pickle)
+    if args.selector_cost is not None:
+        scenarios = _charged(scenarios, agent.run["scenario_config"], args.selector_cost, args.clock_mhz)
     tables = [evaluate_agent(agent, scenario=sc, seeds=args.seeds, baselines=not args.no_baselines,
                              processes=args.processes, progress=not args.json, oracle=args.oracle)
               for sc in scenarios]
@@ -110,6 +119,17 @@ def run(args: argparse.Namespace) -> int:
         for path in plots:
             print(f"plot: {path}")
     return 0
+
+
+def _charged(scenarios: list[Any], training: Any, export_dir: str, clock_mhz: float) -> list[Any]:
+    """The scenarios with the export's time per decision as the profile's selector latency."""
+    from tinysim_gym.config import load_scenario
+    from tinysim_gym.export.firmware import with_selector_cost
+
+    if not 1.0 <= clock_mhz <= 10_000.0:
+        raise TinySimError(f"--clock-mhz: expected a clock in 1..10000 MHz, got {clock_mhz}")
+    return [with_selector_cost(load_scenario(ref if ref is not None else training), export_dir, clock_mhz)
+            for ref in scenarios]
 
 
 def _slug(name: str) -> str:
