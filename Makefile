@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install test demo lint bench clean
+.PHONY: install test demo lint bench dist clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,5 +41,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/scale.py --no-tick-loop
 
+# sdist and wheel into dist/ (without isolation: setuptools comes from .venv, so it works offline)
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	rm -rf build
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info
