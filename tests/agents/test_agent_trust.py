@@ -16,17 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.support import tiny_horizon
 from tinysim_gym.cli import main
 
-SMALL = {
-    "name": "tiny-trust",
-    "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",
-    "board": "NUCLEO-L476RG",
-    "profile": "usps_tova",
-    "workload": {"mode": "async", "min_interval_ms": 2, "arrival_probability": 0.5, "buffer_size": 6},
-    "battery": {"capacity_mah": 0.01},
-    "horizon_ms": 5000,
-}
+SMALL = tiny_horizon("tiny-trust")
 FAST = ["n_envs=2", "eval_freq=512", "checkpoint_freq=512", "eval_seeds=[100]", "env_kwargs.decisions_per_step=32",
         "n_steps=64", "batch_size=64", "n_epochs=2", "normalize={norm_obs: true, norm_reward: false}"]
 STEPS = 1536

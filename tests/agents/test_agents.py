@@ -19,18 +19,11 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.support import tiny_horizon
 from tinysim_gym.cli import main
 from tinysim_gym.errors import TinySimError
 
-SMALL = {
-    "name": "tiny-horizon",
-    "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",
-    "board": "NUCLEO-L476RG",
-    "profile": "usps_tova",
-    "workload": {"mode": "async", "min_interval_ms": 2, "arrival_probability": 0.5, "buffer_size": 6},
-    "battery": {"capacity_mah": 0.01},
-    "horizon_ms": 5000,
-}
+SMALL = tiny_horizon("tiny-horizon")
 FAST = [
     "n_envs=2", "eval_freq=512", "checkpoint_freq=512", "eval_seeds=[100]",
     "env_kwargs.decisions_per_step=32",
@@ -137,6 +130,22 @@ def test_tensorboard_dashboards_read_back(ppo_run):
     layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[-1].tensor_proto.string_val[0])
     charts = {c.title: list(c.multiline.tag) for cat in layout.category for c in cat.chart}
     assert any("eval/weighted_accuracy" in tags and "tinysim/weighted_accuracy" in tags for tags in charts.values())
+
+
+def test_a_trained_agent_records_a_minari_dataset_of_its_evaluation_episode(ppo_run, workdir, tmp_path, monkeypatch):
+    import minari
+
+    from agents.evaluation import run_agent
+
+    out = tmp_path / "datasets"
+    assert main(["dataset", "--policy", str(ppo_run), "--episodes", "1", "--out", str(out),
+                 "--dataset-id", "ppo-tiny-v0"]) == 0  # fmt: skip
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(out))
+    (ep,) = list(minari.load_dataset("ppo-tiny-v0").iterate_episodes())
+    want = run_agent(ppo_run, str(workdir / "tiny.yaml"), 0)  # the same greedy episode, through the evaluation
+    assert ep.infos["weighted_accuracy"][-1] == pytest.approx(want["weighted_accuracy"])
+    assert ep.rewards.sum() / ep.infos["arrivals"][-1] * 100 == pytest.approx(want["weighted_accuracy"])
+    assert ep.observations.shape[0] == len(ep.actions) + 1 and ep.terminations[-1]
 
 
 def test_tensorboard_server_serves_tinysim_scalars(ppo_run):
