@@ -34,12 +34,11 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Image
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.rollout import episode_scalars, policy_fn, run_seeds, summary
 from agents.safe_format import save_safe
-from agents.tb_summary import TB_ONLY, tb_writer
+from agents.tb_summary import tb_writer
 from tinysim_gym.experiments.usage_plot import usage_image
 
 
@@ -178,8 +177,8 @@ USAGE_POINTS = 200
 class HeldOutEvalCallback(BaseCallback):
     """SB3-EvalCallback-like: deterministic episodes on fixed held-out seeds every ``eval_freq`` steps.
 
-    Records ``eval/weighted_accuracy`` (and the other figures) and the ``eval/model_usage`` image through
-    the logger, dumped at the current step (one series, on the step axis of every other tag), keeps
+    Writes ``eval/weighted_accuracy`` (and the other figures) and the ``eval/model_usage`` image to
+    TensorBoard at the current step (one series, on the step axis of every other tag), keeps
     ``evaluations.npz`` (timesteps, per-seed weighted accuracy) and saves
     ``best_model.zip`` (plus ``best_model_vecnormalize.pkl``) whenever the mean weighted accuracy improves.
     """
@@ -227,11 +226,15 @@ class HeldOutEvalCallback(BaseCallback):
                                 usage_points=USAGE_POINTS, vec_env_wrappers=self.vec_env_wrappers)
         s = summary(runs)
         self.last = s
-        for key, value in s.items():
-            self.logger.record(f"eval/{key}", value)
-        title = f"model usage, seed {self.seeds[0]}, step {self.num_timesteps}"
-        self.logger.record("eval/model_usage", Image(usage_image(usage, title), "HWC"), exclude=TB_ONLY)
-        self.logger.dump(self.num_timesteps)
+        # straight to the writer at this step: a logger dump here would also write the pending losses of
+        # the last update, which SB3 writes again at its own next dump (one step, two points)
+        writer = tb_writer(self.logger)
+        if writer is not None:
+            for key, value in s.items():
+                writer.add_scalar(f"eval/{key}", value, self.num_timesteps)
+            title = f"model usage, seed {self.seeds[0]}, step {self.num_timesteps}"
+            writer.add_image("eval/model_usage", usage_image(usage, title), self.num_timesteps, dataformats="HWC")
+            writer.flush()
         self.timesteps.append(self.num_timesteps)
         self.results.append([float(r["weighted_accuracy"]) for r in runs])
         tmp = self.run_dir / ".evaluations.tmp.npz"

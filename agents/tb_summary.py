@@ -6,8 +6,8 @@
   every scalar setting; lists and mappings as their JSON text) with its final figures as the metrics
   (``final/*`` scalars written at the last step), so runs compare in one table.
 
-Both go into the run's event file through the SB3 logger's writer (its ``HParam`` object for the HParams),
-so a resumed run adds to the same run directory.
+Both go into the run's event file through the SB3 logger's writer (the HParams summaries as SB3's TensorBoard
+output writes them for its ``HParam`` object), so a resumed run adds to the same run directory.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from stable_baselines3.common.logger import HParam, Logger, TensorBoardOutputFormat
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
+from torch.utils.tensorboard.summary import hparams as hparams_summaries
 
 #: the Custom Scalars layout: category -> chart title -> ["Multiline", tag regexes]
 LAYOUT: dict[str, dict[str, list[Any]]] = {
@@ -30,10 +31,6 @@ LAYOUT: dict[str, dict[str, list[Any]]] = {
         "dropped samples": ["Multiline", ["tinysim/dropped", "eval/dropped"]],
     },
 }
-
-#: the logger outputs that cannot hold images, HParams or the final figures: those go to TensorBoard only
-TB_ONLY = ("stdout", "log", "json", "csv")
-
 
 def tb_writer(logger: Logger) -> Any:
     """The TensorBoard ``SummaryWriter`` behind an SB3 logger (None without TensorBoard output)."""
@@ -77,10 +74,14 @@ def write_hparams(logger: Logger, hparams: Mapping[str, str | int | float | bool
         final: the figures to compare runs by (held-out weighted accuracy, ...).
         step: the run's last step.
     """
-    if not final:
+    writer = tb_writer(logger)
+    if not final or writer is None:
         return
     metrics = {f"final/{k}": float(v) for k, v in final.items()}
     for key, value in metrics.items():
-        logger.record(key, value, exclude=TB_ONLY)
-    logger.record("hparams", HParam(dict(hparams), metrics), exclude=TB_ONLY)
-    logger.dump(int(step))
+        writer.add_scalar(key, value, int(step))
+    # what SB3's TensorBoard output does with an HParam, without a logger dump: a dump would write the
+    # pending losses of the last update a second time at this step
+    for summary in hparams_summaries(dict(hparams), metric_dict=metrics):
+        writer.file_writer.add_summary(summary)
+    writer.flush()

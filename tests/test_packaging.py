@@ -72,7 +72,7 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_simulate(dist, tmp_path):
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")
     where = _run([str(py), "-c", "import tinysim_gym, agents; print(tinysim_gym.__file__); print(agents.__file__)"],
                  tmp_path, env)  # fmt: skip
-    assert all(Path(p).is_relative_to(site) for p in where.split())  # the installed copy, not the source tree
+    assert all(Path(p).is_relative_to(site) for p in where.splitlines()), (where, site)  # not the source tree
     tinysim = venv / "bin" / "tinysim"
     assert _run([str(tinysim), "--version"], tmp_path, env).strip() == f"tinysim {tinysim_gym.__version__}"
     got = json.loads(_run([str(tinysim), "simulate", "--scenario", "sync_1", "--json"], tmp_path, env))
