@@ -65,9 +65,10 @@ def test_the_wheel_installed_in_a_fresh_venv_runs_simulate(dist, tmp_path):
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], tmp_path)
     py = venv / "bin" / "python"
     site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], tmp_path).strip())
-    (site / "project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps", "--no-index",
           str(files[".whl"])], tmp_path)  # fmt: skip
+    # the dependencies after the install: with the project's copy visible pip would call the wheel installed
+    (site / "project_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["NUMBA_CACHE_DIR"] = str(tmp_path / "numba")
     where = _run([str(py), "-c", "import tinysim_gym, agents; print(tinysim_gym.__file__); print(agents.__file__)"],
