@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install test demo lint bench firmware clean
+.PHONY: install test demo lint bench firmware docs dist clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check tinysim_gym baselines agents tests benchmarks
+	$(BIN)/ruff check tinysim_gym baselines agents tests benchmarks docs/hooks docs/tutorials
 	$(BIN)/lint-imports --no-cache
 
 demo: $(STAMP)
@@ -55,5 +55,14 @@ firmware: $(STAMP)
 	$(BIN)/python benchmarks/firmware.py --clock-mhz $(CLOCK_MHZ) $(FIRMWARE_OUT)/fuzzy \
 		$(if $(AGENT),$(FIRMWARE_OUT)/agent $(FIRMWARE_OUT)/agent-int8 $(FIRMWARE_OUT)/agent-tree,)
 
+# the documentation site into site/ (strict: a broken link or reference fails the build)
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# sdist and wheel into dist/ (without isolation: setuptools comes from .venv, so it works offline)
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	rm -rf build
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist site *.egg-info

@@ -1,6 +1,6 @@
 """RL agents for TinySim: stable-baselines3 / sb3-contrib training, callbacks and evaluation.
 
-* :mod:`agents.hyperparams`: rl-baselines3-zoo style files ``configs/agents/<algo>.yaml``.
+* :mod:`agents.hyperparams`: the rl-baselines3-zoo files ``configs/zoo/<algo>.yml`` (:mod:`agents.zoo_format`).
 * :mod:`agents.wrappers`: :class:`~agents.wrappers.ObjectiveReward`, the reward shaping for the
   long-horizon credit problem.
 * :mod:`agents.rollout`: deterministic episodes on fixed seeds (all stepped together) and the figures logged

@@ -13,10 +13,14 @@ tinysim/soc_end                     state of charge at the end (fraction)
 tinysim/share/model_<id>            share of the episode's inferences served by model ``<id>``
 tinysim/train/capacity_mah          battery capacity of each training episode as it starts (one point per
                                     episode; with ``randomize:`` the drawn capacity)
-tinysim/eval/<same names>           held-out evaluation (mean over the eval seeds, deterministic)
 rollout/ep_weighted_accuracy        mean weighted accuracy of the episodes of the last rollout(s)
-eval/weighted_accuracy              held-out evaluation, through SB3's logger
+eval/<same names>                   held-out evaluation (mean over the eval seeds, deterministic), one
+                                    point per evaluation, through SB3's logger (the only eval series)
+eval/model_usage (image)            the share of each model over the first eval seed's episode
+final/<names> and HParams           the run's final figures and its hyperparameters (agents.tb_summary)
 ==================================  ============================================================
+
+The Custom Scalars layout (:data:`agents.tb_summary.LAYOUT`) groups these on a few charts.
 """
 
 from __future__ import annotations
@@ -30,19 +34,12 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.rollout import episode_scalars, policy_fn, run_seeds, summary
 from agents.safe_format import save_safe
-
-
-def tb_writer(logger: Logger) -> Any:
-    """The TensorBoard ``SummaryWriter`` behind an SB3 logger (None without TensorBoard output)."""
-    for fmt in getattr(logger, "output_formats", []):
-        if isinstance(fmt, TensorBoardOutputFormat):
-            return fmt.writer
-    return None
+from agents.tb_summary import tb_writer
+from tinysim_gym.experiments.usage_plot import usage_image
 
 
 class EpisodeMetricsCallback(BaseCallback):
@@ -173,11 +170,16 @@ class CheckpointCallback(BaseCallback):
         return path
 
 
+#: about how many points of the first eval seed's model usage the evaluation image draws
+USAGE_POINTS = 200
+
+
 class HeldOutEvalCallback(BaseCallback):
     """SB3-EvalCallback-like: deterministic episodes on fixed held-out seeds every ``eval_freq`` steps.
 
-    Records ``eval/weighted_accuracy`` (and the other figures) through the logger and ``tinysim/eval/*``
-    in TensorBoard, keeps ``evaluations.npz`` (timesteps, per-seed weighted accuracy) and saves
+    Writes ``eval/weighted_accuracy`` (and the other figures) and the ``eval/model_usage`` image to
+    TensorBoard at the current step (one series, on the step axis of every other tag), keeps
+    ``evaluations.npz`` (timesteps, per-seed weighted accuracy) and saves
     ``best_model.zip`` (plus ``best_model_vecnormalize.pkl``) whenever the mean weighted accuracy improves.
     """
 
@@ -195,6 +197,7 @@ class HeldOutEvalCallback(BaseCallback):
         self.vec_env_wrappers = vec_env_wrappers
         self._last = 0
         self.best = -np.inf
+        self.last: dict[str, float] = {}
         self.timesteps: list[int] = []
         self.results: list[list[float]] = []
         self._load_history()
@@ -219,15 +222,18 @@ class HeldOutEvalCallback(BaseCallback):
     def evaluate(self) -> float:
         """Run the held-out episodes now; returns their mean weighted accuracy."""
         self._last = self.num_timesteps
-        runs, _ = run_seeds(policy_fn(self.model, self.normalizer), self.env_config, self.seeds,
-                            vec_env_wrappers=self.vec_env_wrappers)
+        runs, usage = run_seeds(policy_fn(self.model, self.normalizer), self.env_config, self.seeds,
+                                usage_points=USAGE_POINTS, vec_env_wrappers=self.vec_env_wrappers)
         s = summary(runs)
-        for key, value in s.items():
-            self.logger.record(f"eval/{key}", value)
+        self.last = s
+        # straight to the writer at this step: a logger dump here would also write the pending losses of
+        # the last update, which SB3 writes again at its own next dump (one step, two points)
         writer = tb_writer(self.logger)
         if writer is not None:
             for key, value in s.items():
-                writer.add_scalar(f"tinysim/eval/{key}", value, self.num_timesteps)
+                writer.add_scalar(f"eval/{key}", value, self.num_timesteps)
+            title = f"model usage, seed {self.seeds[0]}, step {self.num_timesteps}"
+            writer.add_image("eval/model_usage", usage_image(usage, title), self.num_timesteps, dataformats="HWC")
             writer.flush()
         self.timesteps.append(self.num_timesteps)
         self.results.append([float(r["weighted_accuracy"]) for r in runs])

@@ -1,8 +1,9 @@
-"""Hyperparameter files in the rl-baselines3-zoo style: ``configs/agents/<algo>.yaml``.
+"""Hyperparameters of ``tinysim train``, from the rl-baselines3-zoo files ``configs/zoo/<algo>.yml``.
 
-A file maps a scenario name to its settings; the ``default`` section serves every scenario without its own
-section, and a scenario section is merged over ``default`` (one level deep for the mapping-valued keys
-``env_kwargs``, ``policy_kwargs``, ``normalize``). Keys:
+The zoo and ``tinysim train`` read the same file (:mod:`agents.zoo_format`): a run's settings are the zoo
+entry of the scenario's id with the scenario's section of the file's ``tinysim-train`` block merged over it
+(itself ``default`` merged with the scenario's own section, one level deep for the mapping-valued keys
+``env_kwargs``, ``policy_kwargs``, ``normalize``). Keys, once merged:
 
 =================  ======================================================================================
 key                meaning
@@ -19,7 +20,8 @@ env_wrapper        gymnasium wrappers, as in the zoo: a list of ``module.Class``
 vec_env_wrapper    SB3 ``VecEnvWrapper`` s, same syntax, applied innermost first (before ``normalize``); a
                    ``gamma: auto`` argument receives the algorithm's discount; :data:`ALLOWED_WRAPPERS` only
 normalize          ``true``/``false`` or ``VecNormalize`` keyword arguments (``norm_obs``, ``norm_reward`` ..)
-policy_kwargs      mapping (``net_arch``, ``activation_fn`` by name: ``tanh``, ``relu`` ..; ``ortho_init``..)
+policy_kwargs      the zoo's ``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`` (read as data, never run) or a
+                   mapping (``activation_fn`` by name: ``tanh``, ``relu`` ..)
 eval_freq          held-out evaluation every this many steps (0: never), on ``eval_seeds``
 eval_seeds         list of seeds (default ``[100, 101, 102]``; the ``tinysim evaluate`` test seeds are 0..N-1)
 checkpoint_freq    a checkpoint every this many steps (0: only the final model)
@@ -41,7 +43,8 @@ from typing import Any
 
 import yaml
 
-from tinysim_gym.config import builtin_names, builtin_root, deep_merge, read_mapping
+from agents import zoo_format
+from tinysim_gym.config import builtin_root, deep_merge, read_mapping
 from tinysim_gym.errors import ConfigError, TinySimError
 
 #: algorithm name -> (module, class)
@@ -145,30 +148,15 @@ def _int(value: Any, where: str, lo: int = 0, hi: int = 10**12) -> int:
 
 
 def read_file(ref: str | Path) -> tuple[Path, dict[str, Any]]:
-    """Read a hyperparameter file by algorithm name (built-in) or path; one-line errors."""
+    """Read a zoo hyperparameter file by algorithm name (built-in ``configs/zoo/<algo>.yml``) or path."""
     text = str(ref)
     if text.endswith((".yaml", ".yml", ".json")) or "/" in text:
         path = Path(text).expanduser()
     else:
-        algo = canonical_algo(text)
-        if algo not in builtin_names("agents"):
-            raise ConfigError(f"hyperparams: no built-in file for {algo!r} under configs/agents")
-        path = builtin_root() / "agents" / f"{algo}.yaml"
+        path = builtin_root() / "zoo" / f"{canonical_algo(text)}.yml"
+        if not path.is_file():
+            raise ConfigError(f"hyperparams: no built-in file for {text!r} under configs/zoo")
     return path, read_mapping(path, "hyperparams")
-
-
-def select_section(raw: Mapping[str, Any], scenario: str, where: str) -> dict[str, Any]:
-    """The settings of ``scenario``: its section merged over ``default`` (or ``default`` alone)."""
-    for key, value in raw.items():
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{where}.{key}: expected a mapping of hyperparameters, got {type(value).__name__}")
-    base = dict(raw.get("default", {}))
-    if scenario in raw:
-        base = deep_merge(base, raw[scenario], depth=1)
-    elif "default" not in raw:
-        sections = ", ".join(k for k in raw) or "none"
-        raise ConfigError(f"{where}: no section for scenario {scenario!r} and no 'default' section (has: {sections})")
-    return base
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -357,12 +345,12 @@ def load(algo: str, scenario: str, file: str | Path | None = None,
     Args:
         algo: algorithm name.
         scenario: scenario name (selects the section).
-        file: hyperparameter file (default: the built-in ``configs/agents/<algo>.yaml``).
+        file: hyperparameter file in the zoo's format (default: the built-in ``configs/zoo/<algo>.yml``).
         overrides: nested mapping merged last (``--hyperparams``).
     """
     algo = canonical_algo(algo)
     path, raw = read_file(file if file is not None else algo)
-    hp = select_section(raw, scenario, "hyperparams")
+    entry, hp = zoo_format.select(raw, scenario, f"hyperparams[{path.name}]")
     if overrides:
         hp = deep_merge(hp, overrides, depth=1)
-    return validate(algo, hp, f"hyperparams[{path.name}:{scenario if scenario in raw else 'default'}]"), path
+    return validate(algo, hp, f"hyperparams[{path.name}:{entry}+{scenario}]"), path

@@ -53,12 +53,12 @@ from agents.callbacks import (
     HeldOutEvalCallback,
     ProgressCallback,
     save_model,
-    tb_writer,
     vecnormalize_path,
 )
 from agents.factory import env_config, make_model, make_vec_env
 from agents.run_dir import RUN_FILE, latest_checkpoint, next_run_dir, plain, read_run, write_run
 from agents.safe_format import describe
+from agents.tb_summary import hparam_values, tb_writer, write_hparams, write_layout
 from agents.wrappers import selected_features
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.envs.settings import EnvSettings, split_kwargs
@@ -107,7 +107,7 @@ def train(
             the run's total, which must exceed the steps already done).
         seed: model and environment seed.
         log_dir: parent of the run directories.
-        hyperparams_file: a hyperparameter file instead of ``configs/agents/<algo>.yaml``.
+        hyperparams_file: a zoo hyperparameter file instead of ``configs/zoo/<algo>.yml``.
         overrides: nested hyperparameter overrides (``--hyperparams``).
         resume: a run directory to continue from its latest checkpoint (unpickles it: needs ``trust_pickle``).
         report: receives one-line progress messages (evaluations, files).
@@ -134,6 +134,7 @@ def train(
         (run_dir / "checkpoints").mkdir()
         write_run(run_dir, run)
     model.set_logger(tensorboard_logger(run_dir, None if resume is None else start))
+    write_layout(model.logger)
     eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
                                   hp.get("vec_env_wrapper"), extra)
     ckpt_cb = CheckpointCallback(hp["checkpoint_freq"], run_dir / "checkpoints", normalizer, extra)
@@ -153,6 +154,10 @@ def train(
     rollout = int(getattr(model, "n_steps", 1)) * int(model.n_envs)
     if not interrupted and (not eval_cb.timesteps or model.num_timesteps - eval_cb.timesteps[-1] >= rollout):
         eval_cb.evaluate()  # the end of training, unless the last evaluation was in the last rollout
+    if eval_cb.last:
+        final = {**eval_cb.last, "best_weighted_accuracy": eval_cb.best}
+        write_hparams(model.logger, hparam_values(hp, algo=algo_name, scenario=sc_dump["name"],
+                                                  seed=int(run.get("seed", 0))), final, model.num_timesteps)
     save_model(model, run_dir / "final_model.zip", normalizer, extra)
     run["num_timesteps"] = int(model.num_timesteps)
     seen = merge_range(run.get("train_capacity_mah"), episodes_cb.capacity_range())

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tinysim_gym.core.engine import Engine, run
 
 __all__ = ["ConfigError", "Engine", "ScenarioConfig", "TinySimError", "load_scenario", "run"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one version: setup.cfg reads it (attr:), tinysim --version prints it
 
 _LAZY = {
     "Engine": "tinysim_gym.core.engine",

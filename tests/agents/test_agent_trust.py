@@ -16,17 +16,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.support import tiny_horizon
 from tinysim_gym.cli import main
 
-SMALL = {
-    "name": "tiny-trust",
-    "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",
-    "board": "NUCLEO-L476RG",
-    "profile": "usps_tova",
-    "workload": {"mode": "async", "min_interval_ms": 2, "arrival_probability": 0.5, "buffer_size": 6},
-    "battery": {"capacity_mah": 0.01},
-    "horizon_ms": 5000,
-}
+SMALL = tiny_horizon("tiny-trust")
 FAST = ["n_envs=2", "eval_freq=512", "checkpoint_freq=512", "eval_seeds=[100]", "env_kwargs.decisions_per_step=32",
         "n_steps=64", "batch_size=64", "n_epochs=2", "normalize={norm_obs: true, norm_reward: false}"]
 STEPS = 1536
@@ -208,7 +201,7 @@ def _scalars(run_dir):
 def test_a_resumed_kill_leaves_each_step_once_and_evaluates_on_the_grid(workdir, capsys):
     run = _train(workdir, log="killed")
     steps_before = _scalars(run)
-    assert max(steps_before["tinysim/eval/weighted_accuracy"]) > 1024
+    assert max(steps_before["eval/weighted_accuracy"]) > 1024
     # a kill after the checkpoint at 1024: the events past it stay, the later checkpoints never landed
     for p in (run / "checkpoints").iterdir():
         if int(p.name.split("_")[1]) > 1024:
@@ -216,12 +209,12 @@ def test_a_resumed_kill_leaves_each_step_once_and_evaluates_on_the_grid(workdir,
     assert main(["train", "--resume", str(run), "--timesteps", "2048", "--quiet", "--trust-pickle"]) == 0
     capsys.readouterr()
     steps = _scalars(run)
-    for tag in ("tinysim/eval/weighted_accuracy", "eval/weighted_accuracy", "train/loss", "rollout/ep_rew_mean"):
+    for tag in ("eval/weighted_accuracy", "train/loss", "rollout/ep_rew_mean"):
         assert steps[tag] == sorted(set(steps[tag])), tag  # one point a step (an update, an evaluation), in order
     # SB3 writes an update's losses at the next rollout: 256..1024 from the first session (its points past the
     # checkpoint hidden), then 1280..2048 from the resumed one
     assert steps["train/loss"] == [*range(256, 1025, 128), *range(1280, 2049, 128)]
-    ev = steps["tinysim/eval/weighted_accuracy"]
+    ev = steps["eval/weighted_accuracy"]
     assert [s for s in ev if s > 1024] == [1536, 2048]  # not at the resumed session's first step
     saved = sorted(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("model_*_steps.zip"))
     assert [s for s in saved if s > 1024] == [1536, 2048]
@@ -236,7 +229,8 @@ def test_a_hyperparameter_file_cannot_name_arbitrary_code(workdir, tmp_path, cap
     (tmp_path / "evil_wrappers.py").write_text(f"import os\nos.mkdir({str(marker)!r})\nclass W:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     bad = tmp_path / "bad.yaml"
-    bad.write_text(yaml.safe_dump({"default": {key: ["evil_wrappers.W"]}}))
+    zoo_file = {"TinySim-v0": {"policy": "MlpPolicy"}, "tinysim-train": {"default": {key: ["evil_wrappers.W"]}}}
+    bad.write_text(yaml.safe_dump(zoo_file))
     log = tmp_path / "runs"
     assert main(["train", "--algo", "ppo", "--scenario", str(workdir / "tiny.yaml"), "--log-dir", str(log),
                  "--hyperparams-file", str(bad), "--timesteps", "64"]) == 2

@@ -1,4 +1,5 @@
-"""Agents: training for every algorithm, TensorBoard scalars (files and a live server), resume, reload, errors.
+"""Agents: training for every algorithm, TensorBoard scalars, images, HParams and layout (files and a live
+server), resume, reload, errors.
 
 Everything runs on a small copy of the horizon training scenario (5 s horizon, 0.01 mAh: ~2.5k decisions
 per episode) with a few thousand steps, so the whole file stays well under a minute and a half.
@@ -18,18 +19,11 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.support import tiny_horizon
 from tinysim_gym.cli import main
 from tinysim_gym.errors import TinySimError
 
-SMALL = {
-    "name": "tiny-horizon",
-    "description": "test copy of usps-l476-async-horizon: 5 s horizon on 0.01 mAh",
-    "board": "NUCLEO-L476RG",
-    "profile": "usps_tova",
-    "workload": {"mode": "async", "min_interval_ms": 2, "arrival_probability": 0.5, "buffer_size": 6},
-    "battery": {"capacity_mah": 0.01},
-    "horizon_ms": 5000,
-}
+SMALL = tiny_horizon("tiny-horizon")
 FAST = [
     "n_envs=2", "eval_freq=512", "checkpoint_freq=512", "eval_seeds=[100]",
     "env_kwargs.decisions_per_step=32",
@@ -82,7 +76,7 @@ def test_every_algorithm_trains_end_to_end(workdir, algo):
     assert (run / "final_model.zip").is_file() and (run / "best_model.zip").is_file()
     assert any((run / "checkpoints").glob("model_*_steps.zip"))
     tags = _scalars(run)
-    assert "tinysim/weighted_accuracy" in tags and "tinysim/eval/weighted_accuracy" in tags
+    assert "tinysim/weighted_accuracy" in tags and "eval/weighted_accuracy" in tags
 
 
 def test_ppo_run_files_and_tinysim_scalars(ppo_run):
@@ -98,9 +92,60 @@ def test_ppo_run_files_and_tinysim_scalars(ppo_run):
     total = sum(v[-1][1] for t, v in tags.items() if t.startswith("tinysim/share/"))
     assert total == pytest.approx(1.0, abs=1e-4)
     assert last_step <= STEPS + 64
-    assert "eval/weighted_accuracy" in tags and "tinysim/eval/weighted_accuracy" in tags
+    assert "eval/weighted_accuracy" in tags and not any(t.startswith("tinysim/eval/") for t in tags)
     ev = np.load(ppo_run / "evaluations.npz")
     assert len(ev["timesteps"]) >= 2 and ev["weighted_accuracy"].shape[1] == 1
+
+
+def test_tensorboard_dashboards_read_back(ppo_run):
+    # one evaluation series, a usage image per evaluation, the HParams table and the custom-scalars layout
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.custom_scalar import layout_pb2
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    acc = EventAccumulator(str(ppo_run), size_guidance={"scalars": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    ev = np.load(ppo_run / "evaluations.npz")
+    evals = acc.Scalars("eval/weighted_accuracy")
+    assert [e.step for e in evals] == list(ev["timesteps"])  # each evaluation once, at its own step
+    assert [e.value for e in evals] == pytest.approx(ev["weighted_accuracy"].mean(axis=1), abs=1e-4)
+    assert not [t for t in acc.Tags()["scalars"] if t.startswith("tinysim/eval/")]
+    images = acc.Images("eval/model_usage")
+    assert [i.step for i in images] == list(ev["timesteps"]) and (images[0].width, images[0].height) == (640, 360)
+    assert images[-1].encoded_image_string.startswith(b"\x89PNG")
+
+    content = acc.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    hp = yaml.safe_load((ppo_run / "run.yaml").read_text())["hyperparams"]
+    assert start.hparams["n_steps"].number_value == hp["n_steps"] == 64
+    assert start.hparams["algo"].string_value == "ppo" and start.hparams["scenario"].string_value == "tiny-horizon"
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    metrics = {m.name.tag for m in experiment.metric_infos}
+    assert {"final/weighted_accuracy", "final/best_weighted_accuracy"} <= metrics
+    final = acc.Scalars("final/weighted_accuracy")
+    assert [(e.step, e.value) for e in final] == [(evals[-1].step, pytest.approx(evals[-1].value))]
+    best = acc.Scalars("final/best_weighted_accuracy")[0].value
+    assert best == pytest.approx(ev["weighted_accuracy"].mean(axis=1).max(), abs=1e-4)
+
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[-1].tensor_proto.string_val[0])
+    charts = {c.title: list(c.multiline.tag) for cat in layout.category for c in cat.chart}
+    assert any("eval/weighted_accuracy" in tags and "tinysim/weighted_accuracy" in tags for tags in charts.values())
+
+
+def test_a_trained_agent_records_a_minari_dataset_of_its_evaluation_episode(ppo_run, workdir, tmp_path, monkeypatch):
+    import minari
+
+    from agents.evaluation import run_agent
+
+    out = tmp_path / "datasets"
+    assert main(["dataset", "--policy", str(ppo_run), "--episodes", "1", "--out", str(out),
+                 "--dataset-id", "ppo-tiny-v0"]) == 0  # fmt: skip
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(out))
+    (ep,) = list(minari.load_dataset("ppo-tiny-v0").iterate_episodes())
+    want = run_agent(ppo_run, str(workdir / "tiny.yaml"), 0)  # the same greedy episode, through the evaluation
+    assert ep.infos["weighted_accuracy"][-1] == pytest.approx(want["weighted_accuracy"])
+    assert ep.rewards.sum() / ep.infos["arrivals"][-1] * 100 == pytest.approx(want["weighted_accuracy"])
+    assert ep.observations.shape[0] == len(ep.actions) + 1 and ep.terminations[-1]
 
 
 def test_tensorboard_server_serves_tinysim_scalars(ppo_run):
@@ -278,16 +323,22 @@ def test_unknown_algorithm_and_scenario(workdir, tmp_path, capsys):
     assert not log.exists()
 
 
+ZOO_ENTRY = "TinySim-v0: {policy: MlpPolicy, n_steps: 64}\ntinysim-train:\n  default:\n"
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "default: [1, 2\n",  # not YAML
+        "TinySim-v0: [1, 2\n",  # not YAML
         "- just a list\n",  # not a mapping
-        "default:\n  n_steps: many\n",  # bad value
-        "default:\n  policy_kwargs: {activation_fn: swish}\n",
-        "default:\n  vec_env_wrapper: [no.such.Wrapper]\n",
-        "default:\n  vec_env_wrapper: [{agents.wrappers.ObjectiveReward: {sample_value: 7}}]\n",
-        "other-scenario:\n  n_steps: 64\n",  # no section for the scenario and no default
+        ZOO_ENTRY + "    n_steps: many\n",  # bad value
+        ZOO_ENTRY + "    policy_kwargs: {activation_fn: swish}\n",
+        ZOO_ENTRY + "    vec_env_wrapper: [no.such.Wrapper]\n",
+        ZOO_ENTRY + "    vec_env_wrapper: [{agents.wrappers.ObjectiveReward: {sample_value: 7}}]\n",
+        "TinySim-horizon-v0: {policy: MlpPolicy}\n",  # no entry for the scenario's id (TinySim-v0)
+        "TinySim-v0: {policy_kwargs: 'dict(activation_fn=nn.Tanh, x=__import__(\"os\"))'}\n",  # code, not data
+        "TinySim-v0: {policy_kwargs: 'dict(activation_fn=nn.Module)'}\n",
+        "TinySim-v0: {policy: MlpPolicy}\ntinysim-train: [1]\n",
     ],
 )
 def test_malformed_hyperparameter_file(workdir, tmp_path, capsys, text):
@@ -321,7 +372,7 @@ def test_builtin_hyperparameter_files_validate():
     for algo in H.ALGOS:
         for scenario in ("usps-l476-async-horizon", "usps-l476-async1", "sync_1"):
             hp, path = H.load(algo, scenario)
-            assert path.name == f"{algo}.yaml" and hp["n_timesteps"] > 0
+            assert path.name == f"{algo}.yml" and hp["n_timesteps"] > 0
     hp, _ = H.load("ppo", "usps-l476-async-horizon", overrides=H.parse_overrides(["env_kwargs.drop_window=8"]))
     assert hp["env_kwargs"]["drop_window"] == 8 and hp["env_kwargs"]["decisions_per_step"] > 1
     assert H.schedule("lin_3e-4", "x")(0.5) == pytest.approx(1.5e-4)

@@ -203,8 +203,8 @@ def test_a_default_episode_is_a_few_thousand_steps_at_most(name):
 
 def test_tinysim_train_configs_do_not_use_the_registered_defaults():
     # tinysim train builds its envs from the config's env_kwargs plus the scenario, never from a registered id
-    with open(Path(__file__).resolve().parents[2] / "configs" / "agents" / "ppo.yaml") as fh:
-        sections = yaml.safe_load(fh)
+    with open(Path(__file__).resolve().parents[2] / "configs" / "zoo" / "ppo.yml") as fh:
+        sections = yaml.safe_load(fh)["tinysim-train"]
     for scenario, section in sections.items():
         env_kwargs = {**sections["default"], **section}["env_kwargs"]
         ref = "usps-l476-async-horizon" if scenario == "default" else scenario

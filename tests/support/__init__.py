@@ -58,3 +58,16 @@ EXAMPLE_SCALE = {"long": 20}.get(HYPOTHESIS_PROFILE, 1)
 def examples(n: int) -> int:
     """Example count for one property test: ``n`` in `make test`, more under HYPOTHESIS_PROFILE=long."""
     return n * EXAMPLE_SCALE
+
+
+def tiny_horizon(name: str, horizon_ms: float = 5000, capacity_mah: float = 0.01) -> dict[str, Any]:
+    """A small copy of ``usps-l476-async-horizon`` (the training scenario) for short training and recording runs."""
+    return {
+        "name": name,
+        "description": f"test copy of usps-l476-async-horizon: {horizon_ms / 1000:g} s horizon on {capacity_mah:g} mAh",
+        "board": "NUCLEO-L476RG",
+        "profile": "usps_tova",
+        "workload": {"mode": "async", "min_interval_ms": 2, "arrival_probability": 0.5, "buffer_size": 6},
+        "battery": {"capacity_mah": capacity_mah},
+        "horizon_ms": horizon_ms,
+    }

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from tinysim_gym.errors import TinySimError
 
-COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "export", "demo", "sweep", "plot")
+COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "export", "demo", "sweep", "plot", "dataset")
 
 
 class UsageError(TinySimError):
@@ -36,7 +36,10 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> Parser:
     """The top-level parser with every available subcommand."""
+    from tinysim_gym import __version__
+
     parser = Parser(prog="tinysim", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:

@@ -1,7 +1,8 @@
 """``tinysim train``: train a stable-baselines3 agent on a scenario, with TensorBoard logs and checkpoints.
 
 Runs go to ``<log-dir>/<scenario>/<algo>_<n>`` (default log dir: ``runs``). Hyperparameters come from
-``configs/agents/<algo>.yaml`` (the scenario's section, else ``default``); ``--hyperparams KEY=VALUE``
+``configs/zoo/<algo>.yml``, the file rl-baselines3-zoo reads: the zoo entry of the scenario's env id, with
+the scenario's section of the file's ``tinysim-train`` block over it; ``--hyperparams KEY=VALUE``
 overrides single keys (``env_kwargs.decisions_per_step=64``, ``learning_rate=lin_1e-3``).
 ``--resume RUN_DIR`` continues a run from its latest checkpoint, on the same TensorBoard curve and step
 count, up to ``--timesteps`` (the run's total; default: the total it was started with). Resuming loads the
@@ -39,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         "unpickling runs any code the file names, so only for runs you trust)")
     p.add_argument("--hyperparams", nargs="+", metavar="KEY=VALUE", help="override hyperparameters (YAML values)")
     p.add_argument("--hyperparams-file", metavar="FILE",
-                   help="hyperparameter file instead of configs/agents/<algo>.yaml")
+                   help="zoo hyperparameter file instead of configs/zoo/<algo>.yml")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=run)
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _Model = TypeVar("_Model", bound=BaseModel)
 _Part = TypeVar("_Part", BoardConfig, ProfileConfig)
 
-KINDS = ("boards", "profiles", "scenarios", "agents")
+KINDS = ("boards", "profiles", "scenarios")
 """The kinds of built-in config, one folder each under :func:`builtin_root`."""
 
 
@@ -117,7 +117,7 @@ def builtin_root() -> Path:
 
 
 def builtin_names(kind: str) -> list[str]:
-    """Names of the built-in configs of one kind (``boards``, ``profiles``, ``scenarios``, ``agents``)."""
+    """Names of the built-in configs of one kind (``boards``, ``profiles``, ``scenarios``, ``sweeps``)."""
     d = builtin_root() / kind
     return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
 

@@ -31,6 +31,7 @@ from tinysim_gym.atomic import atomic_path, write_bytes
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.sweep.columns import SCENARIO_COLUMNS
 from tinysim_gym.experiments.sweep.journal import read_table
+from tinysim_gym.experiments.usage_plot import draw_usage
 
 __all__ = ["pareto_frontier", "write_plots", "write_sweep_plots"]
 
@@ -118,25 +119,7 @@ def plots_png(
     ax1.grid(alpha=0.3)
     ax1.legend(loc="lower right", fontsize=8)
 
-    if usage:
-        t = np.asarray(usage["time_ms"], dtype=np.float64) / 1000.0
-        c = np.asarray(usage["counts"], dtype=np.float64)
-        ids = usage.get("model_ids") or [str(i) for i in range(c.shape[1])]
-        if len(t) >= 2:
-            d = np.diff(c, axis=0)
-            tot = d.sum(axis=1, keepdims=True)
-            share = np.divide(d, tot, out=np.zeros_like(d), where=tot > 0)
-            mid = t[1:]
-            used = [k for k in range(c.shape[1]) if c[-1, k] > 0]
-            ax2.stackplot(mid, *[share[:, k] for k in used], labels=[f"model {ids[k]}" for k in used], step="pre")
-            ax2.set_ylim(0, 1)
-            ax2.legend(loc="upper right", fontsize=7, ncol=2)
-        ax2.set_title(f"model usage over time: {policy}")
-        ax2.set_xlabel("time (s)")
-        ax2.set_ylabel("share of inferences")
-    else:
-        ax2.text(0.5, 0.5, "no usage timeline recorded", ha="center", va="center", transform=ax2.transAxes)
-        ax2.set_axis_off()
+    draw_usage(ax2, usage, f"model usage over time: {policy}")
     fig.suptitle(title)
     fig.tight_layout()
 
