@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/scale.py --no-tick-loop
+	$(BIN)/python benchmarks/cli_start.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
