@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python benchmarks/scale.py --no-tick-loop
 	$(BIN)/python benchmarks/cli_start.py
+	$(BIN)/python benchmarks/ppo_share.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
