@@ -36,6 +36,8 @@ def shown(value: float, unit: str) -> str:
     """A figure with its unit, big counts in millions."""
     if unit == "decisions/s":
         return f"{value / 1e6:.2f} M/s"
+    if unit == "fraction":
+        return f"{100 * value:.3g} %"
     if unit == "x":
         return f"{value:g}x"
     return f"{value:g} {unit}"
