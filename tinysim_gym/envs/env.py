@@ -44,6 +44,11 @@ class TinySimEnv(gym.Env):
         **executed as chosen**, exactly as the engine runs it (a model the battery cannot finish runs until
         the battery is empty; the sample counts as served when its first tick could be powered). Models
         that do not fit the board's memory (``memory_policy: mask``) are masked too.
+        With ``allow_skip: true`` the space is ``Discrete(n_models + 1)`` and the last index is the skip:
+        the waiting sample is discarded (no accuracy; it counts as lost in the reward's drop penalty, the
+        drop window and the weighted accuracy, and is reported as ``skipped``) at the cost of the
+        selector's latency and charge only. Its mask entry is False only when the charge left cannot pay
+        the selector.
 
     Observation space:
         ``Box(0, 1, (d,), float32)``; features in this order (optional ones only when switched on):
@@ -53,12 +58,12 @@ class TinySimEnv(gym.Env):
         ===============  ============================================================================
         soc              state of charge, remaining / capacity, clipped to [0, 1]
         buffer_fill      samples waiting in the buffer / buffer size (0 in seed-compatible sync mode)
-        recent_drops     samples dropped / samples arrived over the last ``drop_window`` decisions
+        recent_drops     samples dropped or skipped / samples arrived over the last ``drop_window`` decisions
                          (counted from the reset until that many have passed; 0 if none arrived)
         horizon_elapsed  ``obs_horizon``: decision tick / horizon tick, clipped to 1 (0 without a
                          horizon); on by default when the scenario has ``horizon_ms``
-        last_action      ``obs_last_action``: (previous model index + 1) / n_models (0 before the
-                         first decision)
+        last_action      ``obs_last_action``: (previous action index + 1) / n_actions (0 before the
+                         first decision; n_actions counts the skip when there is one)
         arrival_rate     ``obs_arrival_rate``: arrivals per tick over the drop window / the highest
                          possible rate (one per ``floor(min_interval / timebase) + 1`` ticks; one per
                          tick without a minimum interval), clipped to 1
@@ -68,7 +73,7 @@ class TinySimEnv(gym.Env):
         Per step, ``accuracy + drop_penalty`` with components in ``info["rewards"]``: ``accuracy`` = the
         chosen model's accuracy / 100 for each sample it served (0 if the battery could not start it, or,
         with ``deadline_ms``, if it finished late); ``drop_penalty`` = ``-config["drop_penalty"]`` times the
-        samples dropped during the step (default 0). With a horizon and no drop penalty, the episode return
+        samples dropped or skipped during the step (default 0). With a horizon and no drop penalty, the episode return
         divided by ``info["arrivals"]`` equals the episode's weighted accuracy / 100.
 
     Episode end:
@@ -85,7 +90,7 @@ class TinySimEnv(gym.Env):
 
     Info:
         On reset and every step: ``rewards`` (the reward's components), ``time_ms``, ``soc``, ``queue``,
-        ``inferences``, ``dropped``, ``arrivals``, ``weighted_accuracy`` (running) and ``action_mask``
+        ``inferences``, ``dropped``, ``skipped``, ``arrivals``, ``weighted_accuracy`` (running) and ``action_mask``
         (:meth:`action_masks` as ``np.int8``, 1 = allowed: Gymnasium's convention, as in Taxi); at the end
         also ``episode_metrics``. The batched vector env gives the same keys.
 
@@ -123,16 +128,16 @@ class TinySimEnv(gym.Env):
         self.render_mode = render_mode
         self.settings = s = EnvSettings(split_kwargs(config, kwargs))
         self.config = s.config
-        self.action_space = spaces.Discrete(s.n_models)
+        self.action_space = spaces.Discrete(s.n_actions)
         self.observation_space = s.observation_space()
         self._wk = s.work_row()
         self._set_scenario(s.scenario)
         self._status: int | None = None
         self._elapsed = 0
         # read on every step: plain attributes, not lookups through the settings and the engine
-        self._n_models, self._obs_dim = s.n_models, s.obs_dim
+        self._n_actions, self._obs_dim = s.n_actions, s.obs_dim
         self._reps, self._drop_penalty = s.decisions_per_step, s.drop_penalty
-        self._out_i = np.zeros(6, dtype=np.int64)  # the kernel's figures of a step (see env_step_into)
+        self._out_i = np.zeros(7, dtype=np.int64)  # the kernel's figures of a step (see env_step_into)
         self._out_f = np.zeros(4, dtype=np.float64)
         self._max_steps = s.max_steps if s.max_steps is not None else math.inf
         self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode not in (None, "ansi") else None
@@ -165,7 +170,7 @@ class TinySimEnv(gym.Env):
     def _refresh(self) -> None:
         """Cache the per-episode model figures: reward per credited sample and the mask inputs."""
         eng = self.engine
-        self._acc100 = [float(a) / 100.0 for a in eng.accuracies]
+        self._acc100 = [float(a) / 100.0 for a in eng.accuracies] + [0.0] * (eng.n_actions - eng.n_models)
         self._charge, self._static_mask, self._cheapest = mask_inputs(eng)
         self._thresholds = np.unique(self._charge)
         self._mask_lo, self._mask_hi = math.inf, -math.inf  # the cached info mask is stale
@@ -208,7 +213,7 @@ class TinySimEnv(gym.Env):
         """Serve the waiting sample(s) with model ``action``; see the class docstring."""
         if self._status != _DECISION:
             self._not_ready()
-        n = self._n_models
+        n = self._n_actions
         if type(action) is not int or not 0 <= action < n:
             action = coerce_action(action, n)
         obs = np.empty(self._obs_dim, dtype=np.float32)
@@ -248,7 +253,7 @@ class TinySimEnv(gym.Env):
 
     def _get_info(self, acc: float, pen: float) -> dict[str, Any]:
         """Running metrics after the step, from the kernel's figures (``acc``, ``pen``: the reward's parts)."""
-        _, _, inf, dropped, arrivals, queue = self._out_i.tolist()
+        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist()
         rem, soc, time_ms, wacc = self._out_f.tolist()
         if self._mask_lo <= rem < self._mask_hi:
             mask = self._mask.copy()
@@ -261,6 +266,7 @@ class TinySimEnv(gym.Env):
             "queue": queue,
             "inferences": inf,
             "dropped": dropped,
+            "skipped": skipped,
             "arrivals": arrivals,
             "weighted_accuracy": wacc,
             "action_mask": mask,
@@ -289,7 +295,7 @@ class TinySimEnv(gym.Env):
         return self._mask.copy()
 
     def action_masks(self) -> np.ndarray:
-        """Boolean mask of the models that can run now (True = allowed); never all False.
+        """Boolean mask of the actions that can run now (True = allowed; the skip last); never all False.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first ``reset()`` (or after one that failed).

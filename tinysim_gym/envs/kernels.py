@@ -18,7 +18,7 @@ W_LEFT = 0  # decisions left in the current step
 W_MODEL = 1  # model serving the current step
 W_PHASE = 2  # 0: the next kernel call applies the model, 1: it resumes advancing (after a refill)
 W_INF0 = 3  # credited inferences (served, minus deadline misses) at the start of the step
-W_DROP0 = 4  # dropped samples at the start of the step
+W_DROP0 = 4  # lost samples (dropped or skipped) at the start of the step
 W_POS = 5  # next ring slot to write = the oldest entry (the window's start)
 W_WIN = 6  # ring slots: window length (decisions) + 1
 W_FLAGS = 7  # optional features: 1 horizon fraction, 2 last action, 4 arrival rate
@@ -38,11 +38,17 @@ def _now(ST):
 
 
 @njit(cache=True, inline="always")
+def lost(ST):
+    """Samples lost so far, for the reward's drop penalty and the drop window: dropped plus skipped."""
+    return ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER] + ST[K.S_SKIPPED]
+
+
+@njit(cache=True, inline="always")
 def fill_obs(ST, FS, PI, PF, WK, obs):
     """Write the observation of the current state into ``obs`` (the window's oldest entry is ``WK[W_POS]``)."""
     t = _now(ST)
     arrivals = ST[K.S_ARR]
-    dropped = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    dropped = lost(ST)
     base = W_RING + 3 * WK[W_POS]
     soc = FS[K.G_R] / PF[K.F_CAP]
     obs[0] = min(max(soc, 0.0), 1.0)
@@ -56,7 +62,7 @@ def fill_obs(ST, FS, PI, PF, WK, obs):
         obs[j] = min(t / h, 1.0) if h > 0 else 0.0
         j += 1
     if flags & FLAG_LAST_ACTION:
-        obs[j] = (ST[K.S_LAST_ACTION] + 1) / PI[K.I_N]
+        obs[j] = (ST[K.S_LAST_ACTION] + 1) / (PI[K.I_N] + (PI[K.I_SKIP] >= 0))  # the skip is the last action
         j += 1
     if flags & FLAG_ARRIVAL_RATE:
         dt = t - WK[base]
@@ -69,7 +75,7 @@ def _observe(ST, FS, PI, PF, WK, obs, write):
     base = W_RING + 3 * WK[W_POS]
     WK[base] = _now(ST)
     WK[base + 1] = ST[K.S_ARR]
-    WK[base + 2] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[base + 2] = lost(ST)
     pos = WK[W_POS] + 1
     WK[W_POS] = 0 if pos >= WK[W_WIN] else pos
     if write:
@@ -82,7 +88,7 @@ def _result(status, ST, FS, WK):
     return (
         status,
         ST[K.S_INF] - ST[K.S_MISSES] - WK[W_INF0],
-        dropped - WK[W_DROP0],
+        lost(ST) - WK[W_DROP0],
         _now(ST),
         ST[K.S_INF],
         dropped,
@@ -124,25 +130,27 @@ def env_step(ST, FS, PI, PF, arr, WK, obs, k, reps):
     WK[W_MODEL] = k
     WK[W_PHASE] = 0
     WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
-    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[W_DROP0] = lost(ST)
     return env_resume(ST, FS, PI, PF, arr, WK, obs)
 
 
 @njit(cache=True, inline="always")
-def _store(r, PF, out_i, out_f):
+def _store(r, ST, PF, out_i, out_f):
     """Write a result tuple, and the info's derived figures, into the caller's arrays.
 
     Boxing a ten-item tuple and deriving ``time_ms``, ``soc`` and ``weighted_accuracy`` in Python cost more
     than the step's simulation. The arithmetic is the one the info states (the same IEEE operations).
     """
+    skipped = ST[K.S_SKIPPED]
     out_i[0] = r[1]
     out_i[1] = r[2]
     out_i[2] = r[4]
     out_i[3] = r[5]
-    out_i[4] = r[6]
-    out_i[5] = r[7]
+    out_i[4] = skipped
+    out_i[5] = r[6]
+    out_i[6] = r[7]
     rem = r[8]
-    served = r[4] + r[5]
+    served = r[4] + r[5] + skipped
     out_f[0] = rem
     out_f[1] = min(max(rem / PF[K.F_CAP], 0.0), 1.0)
     out_f[2] = r[3] * PF[K.F_TB]
@@ -154,23 +162,23 @@ def _store(r, PF, out_i, out_f):
 def env_step_into(ST, FS, PI, PF, arr, WK, obs, k, reps, out_i, out_f):
     """:func:`env_step` for the single env: returns the status, the rest of the result goes to the arrays.
 
-    ``out_i`` gets ``(credited, new_drops, inferences, dropped, arrivals, queue)`` and ``out_f``
+    ``out_i`` gets ``(credited, new_drops, inferences, dropped, skipped, arrivals, queue)`` and ``out_f``
     ``(remaining_mah, soc, time_ms, weighted_accuracy)``: the single env reads both with one ``tolist()``
     each.
     """
-    return _store(env_step(ST, FS, PI, PF, arr, WK, obs, k, reps), PF, out_i, out_f)
+    return _store(env_step(ST, FS, PI, PF, arr, WK, obs, k, reps), ST, PF, out_i, out_f)
 
 
 @njit(cache=True)
 def env_resume_into(ST, FS, PI, PF, arr, WK, obs, out_i, out_f):
     """:func:`env_resume` with the result written as :func:`env_step_into` writes it."""
-    return _store(env_resume(ST, FS, PI, PF, arr, WK, obs), PF, out_i, out_f)
+    return _store(env_resume(ST, FS, PI, PF, arr, WK, obs), ST, PF, out_i, out_f)
 
 
 @njit(cache=True)
 def env_first_into(ST, FS, PI, PF, WK, obs, out_i, out_f):
     """:func:`env_first` with the result written as :func:`env_step_into` writes it."""
-    return _store(env_first(ST, FS, PI, PF, WK, obs), PF, out_i, out_f)
+    return _store(env_first(ST, FS, PI, PF, WK, obs), ST, PF, out_i, out_f)
 
 
 @njit(cache=True)
@@ -179,7 +187,7 @@ def env_first(ST, FS, PI, PF, WK, obs):
     WK[W_POS] = 0
     WK[W_PHASE] = 0
     WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
-    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[W_DROP0] = lost(ST)
     WK[W_RING:] = 0
     _observe(ST, FS, PI, PF, WK, obs, True)
     status = K.DECISION if ST[K.S_PHASE] == K.P_DECIDE else K.DONE
@@ -211,7 +219,11 @@ def batch_step(ST2, FS2, PI2, PF2, ARR2, WK2, OBS2, actions, reps, drop_penalty,
 
 @njit(cache=True, inline="always")
 def step_reward(PF, k, credited, drops, drop_penalty):
-    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty."""
+    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty.
+
+    A skip step (``k == n``) credits nothing (``credited`` is 0; the factor read is then a finite charge), and
+    its discarded samples are in ``drops``.
+    """
     acc = credited * (PF[K.F_ACC + k] / 100.0)
     if drops and drop_penalty:
         return acc + -(drop_penalty * drops)
