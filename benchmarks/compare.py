@@ -13,6 +13,8 @@ import os
 import sys
 import time
 
+from goals import figure  # beside this script
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first",
@@ -56,6 +58,7 @@ def main() -> None:
         "total_s": round(total, 3),
         "target_s": 30,
         "ok": total < 30,
+        "figures": {"compare: eight cases x every baseline, with the bound": figure(total, 30.0, "s")},
         "best_vs_bound": best,
     }, indent=2))
 

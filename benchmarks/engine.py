@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
+from goals import figure  # beside this script
 
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
 from tinysim_gym.config import ScenarioConfig, load_scenario
@@ -83,7 +84,14 @@ def main(repeats: int = 5) -> dict:
         out[f"{key}_general_kernels_s"] = round(general_s, 3)
         out[f"{key}_speedup_vs_general_kernels"] = round(general_s / fast_s, 1)
     out["readme_command_original_s"] = 2 * 3600
-    return out
+    out["figures"] = {
+        "eight published cases in one process": figure(out["eight_cases_total_s_median"], EIGHT_CASES_TARGET_S, "s"),
+        "README command, seed-compatible": figure(out["readme_command_s"], README_TARGET_S, "s",
+                                                  decisions=out["readme_command_decisions"]),
+        "README command, default mode": figure(out["readme_command_default_s"], README_TARGET_S, "s",
+                                               decisions=out["readme_command_default_decisions"]),
+    }
+    return {"benchmark": "engine", **out}
 
 
 if __name__ == "__main__":

@@ -23,8 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gymnasium as gym
 import numpy as np
+from goals import figure  # beside this script
 
 import tinysim_gym  # noqa: F401  (registers the ids)
+
+RATIO_GOAL = 4.0  # TinySim-v0 unwrapped steps per second / CartPole-v1's, in the same run
+BATCHED_GOAL = 5e6  # decisions per second of the batched env on one core
 
 
 def single_rate(env: gym.Env, actions: np.ndarray) -> tuple[float, float]:
@@ -82,6 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     v_wall, v_cpu = (statistics.median(x) for x in zip(*vec, strict=True))
 
     out = {
+        "benchmark": "env_step",
+        "figures": {
+            "TinySim-v0 step rate / CartPole-v1 (unwrapped, same run)": figure(
+                t_wall / c_wall, RATIO_GOAL, "x", higher_is_better=True,
+                tinysim_us_per_step=round(1e6 / t_wall, 3), cartpole_us_per_step=round(1e6 / c_wall, 3)),
+            "batched env decisions per second (one core)": figure(
+                v_wall, BATCHED_GOAL, "decisions/s", higher_is_better=True, num_envs=args.num_envs),
+        },
         "scenario": args.scenario,
         "steps_per_repeat": args.steps,
         "repeats": args.repeats,
@@ -90,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             "cartpole_steps_per_s": round(c_wall),
             "ratio_vs_cartpole": round(t_wall / c_wall, 3),
             "ratio_vs_cartpole_cpu_time": round(t_cpu / c_cpu, 3),
-            "target_ratio": 1.5,
-            "meets_target": t_wall / c_wall >= 1.5,
+            "target_ratio": RATIO_GOAL,
+            "meets_target": t_wall / c_wall >= RATIO_GOAL,
             "tinysim_us_per_step": round(1e6 / t_wall, 3),
             "cartpole_us_per_step": round(1e6 / c_wall, 3),
         },
@@ -99,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
             "num_envs": args.num_envs,
             "decisions_per_s": round(v_wall),
             "decisions_per_cpu_s": round(v_cpu),
-            "target": 1_000_000,
-            "meets_target": v_wall >= 1e6,
+            "target": BATCHED_GOAL,
+            "meets_target": v_wall >= BATCHED_GOAL,
             "threads": "one (a serial numba kernel)",
         },
         "machine": {

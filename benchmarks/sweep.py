@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from goals import figure  # beside this script
+
 import baselines
 from tinysim_gym.config import load_scenario
 from tinysim_gym.experiments.sweep.run import run_cell, run_sweep
@@ -81,7 +83,9 @@ def main(processes: int | None = None, seeds: int = 5, serial: bool = True) -> d
             same = (Path(d) / "pool.csv").read_bytes() == (Path(d) / "serial.csv").read_bytes()
             out["tables_identical"] = same
     out["load_average_1min_after"] = round(os.getloadavg()[0], 2)
-    return out
+    out["figures"] = {"sweep of the published cases x baselines x seeds (local pool)": figure(
+        out["local_pool_s"], 60.0, "s", cells=out["cells"], processes=processes)}
+    return {"benchmark": "sweep", **out}
 
 
 if __name__ == "__main__":

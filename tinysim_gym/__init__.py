@@ -1,15 +1,16 @@
 """tinysim-gym: a battery-powered TinyML microcontroller as a Gymnasium environment.
 
-Importing the package registers the Gymnasium ids (``TinySim-v0`` and named variants). The engine and the
-configs are loaded on first use (``tinysim_gym.Engine``, ``tinysim_gym.load_scenario``), so that a command
-that needs neither (``tinysim --help``) starts without compiling or loading numba.
+Importing the package registers the Gymnasium ids (``TinySim-v0`` and named variants): at once when
+gymnasium is imported already, else as soon as it is (:mod:`tinysim_gym.envs.deferred_registration`). The
+engine and the configs are loaded on first use (``tinysim_gym.Engine``, ``tinysim_gym.load_scenario``), so
+that a command that needs neither (``tinysim --help``) starts without gymnasium, numpy or numba.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tinysim_gym.envs import registration as _registration  # noqa: F401 - registers the ids
+from tinysim_gym.envs.deferred_registration import register_when_gymnasium_loads
 from tinysim_gym.errors import ConfigError, TinySimError
 
 if TYPE_CHECKING:
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConfigError", "Engine", "ScenarioConfig", "TinySimError", "load_scenario", "run"]
 __version__ = "0.1.0"  # the one version: setup.cfg reads it (attr:), tinysim --version prints it
+
+register_when_gymnasium_loads()
 
 _LAZY = {
     "Engine": "tinysim_gym.core.engine",

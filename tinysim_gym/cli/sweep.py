@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise TinySimError("--ship-code: only with --backend ray")
     sweep = load_sweep(args.sweep, registry=baselines, agents=AGENT_RUNNER)
     if args.dry_run:
-        n_pol = len({c.policy.label for c in sweep.cells})
+        n_pol = len({p.label for p in sweep.policies})
         summary = {"name": sweep.name, "cells": len(sweep.cells), "axes": sweep.axes, "policies": n_pol}
         axes = ", ".join(sweep.axes) or "none"
         print(dumps(summary) if args.json else

@@ -3,10 +3,13 @@
 It imports no gymnasium, SB3, baselines or agents: the env, the heuristics and the agents all sit on top.
 Numba's on-disk cache is pointed at a source-keyed directory here, before any kernel of the project is
 compiled or loaded: every compiled module of the project imports this room first. A broken cache never
-fails a run (:func:`~tinysim_gym.core.numba_cache.tolerate_broken_cache`).
+fails a run (:func:`~tinysim_gym.core.numba_cache.tolerate_broken_cache`), and numba's start skips its
+import of scipy.linalg (:func:`~tinysim_gym.core.numba_startup.answer_blas_probe_cheaply`).
 """
 
 from tinysim_gym.core.numba_cache import tolerate_broken_cache, use_source_keyed_cache
+from tinysim_gym.core.numba_startup import answer_blas_probe_cheaply
 
 use_source_keyed_cache()
 tolerate_broken_cache()
+answer_blas_probe_cheaply()

@@ -21,10 +21,12 @@ from tinysim_gym.config import ScenarioConfig, randomize_variants, sample_scenar
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import coerce_action, mask_inputs
-from tinysim_gym.envs.kernels import env_first, env_resume, env_step, fill_obs
+from tinysim_gym.envs.kernels import env_first_into, env_resume_into, env_step_into, fill_obs
 from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, default_config, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
+
+_DECISION, _DONE, _NEED_ARRIVALS = K.DECISION, K.DONE, K.NEED_ARRIVALS  # module globals: read on every step
 
 
 class TinySimEnv(gym.Env):
@@ -132,6 +134,11 @@ class TinySimEnv(gym.Env):
         self._set_scenario(s.scenario)
         self._status: int | None = None
         self._elapsed = 0
+        # read on every step: plain attributes, not lookups through the settings and the engine
+        self._n_actions, self._obs_dim = s.n_actions, s.obs_dim
+        self._reps, self._drop_penalty = s.decisions_per_step, s.drop_penalty
+        self._out_i = np.zeros(7, dtype=np.int64)  # the kernel's figures of a step (see env_step_into)
+        self._out_f = np.zeros(4, dtype=np.float64)
         self._max_steps = s.max_steps if s.max_steps is not None else math.inf
         self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode not in (None, "ansi") else None
 
@@ -192,43 +199,46 @@ class TinySimEnv(gym.Env):
             self._refresh()
             raise
         self._refresh()
-        obs = np.empty(self.settings.obs_dim, dtype=np.float32)
-        res = env_first(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
-        self._status = int(res[0])
+        self._arrays = (eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk)  # a reset makes new state arrays
+        obs = np.empty(self._obs_dim, dtype=np.float32)
+        self._status = env_first_into(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs, self._out_i, self._out_f)
         eng.set_status(self._status)
         self._elapsed = 0
-        info = self._get_info(res, 0.0, 0.0)
+        info = self._get_info(0.0, 0.0)
         if self._renderer is not None:
             self._renderer.reset(eng)
         return obs, info
 
     def step(self, action: Any):
         """Serve the waiting sample(s) with model ``action``; see the class docstring."""
-        if self._status != K.DECISION:
+        if self._status != _DECISION:
             self._not_ready()
-        if type(action) is not int or not 0 <= action < self.settings.n_actions:
-            action = coerce_action(action, self.settings.n_actions)
-        eng = self.engine
-        obs = np.empty(self.settings.obs_dim, dtype=np.float32)
-        res = env_step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk, obs, action, self.settings.decisions_per_step)
-        while res[0] == K.NEED_ARRIVALS:
-            eng.refill_arrivals()
-            res = env_resume(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk, obs)
-        status = res[0]
+        n = self._n_actions
+        if type(action) is not int or not 0 <= action < n:
+            action = coerce_action(action, n)
+        obs = np.empty(self._obs_dim, dtype=np.float32)
+        out_i, out_f = self._out_i, self._out_f
+        status = env_step_into(*self._arrays, obs, action, self._reps, out_i, out_f)
+        while status == _NEED_ARRIVALS:
+            self.engine.refill_arrivals()
+            status = env_resume_into(*self._arrays, obs, out_i, out_f)
         self._status = status
-        eng.set_status(status)
-        acc = res[1] * self._acc100[action]
-        pen = -(self.settings.drop_penalty * res[2]) if res[2] and self.settings.drop_penalty else 0.0
-        info = self._get_info(res, acc, pen)
+        if status == _DONE:
+            self.engine.set_status(status)  # the engine's view says DECISION from its reset until this end
+        credited, new_drops = out_i[:2].tolist()
+        acc = credited * self._acc100[action]
+        dp = self._drop_penalty
+        pen = -(dp * new_drops) if new_drops and dp else 0.0
+        info = self._get_info(acc, pen)
         self._elapsed += 1
         if self._renderer is not None:
-            self._renderer.observe(eng)
-        if status == K.DONE:
-            info["episode_metrics"] = m = eng.metrics()
+            self._renderer.observe(self.engine)
+        if status == _DONE:
+            info["episode_metrics"] = m = self.engine.metrics()
             info["weighted_accuracy"] = m["weighted_accuracy"]
             return obs, acc + pen, True, False, info
         if self._elapsed >= self._max_steps:
-            info["episode_metrics"] = eng.metrics()
+            info["episode_metrics"] = self.engine.metrics()
             return obs, acc + pen, False, True, info
         return obs, acc + pen, False, False, info
 
@@ -237,27 +247,29 @@ class TinySimEnv(gym.Env):
         if self._status is None:
             raise gym.error.ResetNeeded("TinySimEnv: call reset() before reading the observation")
         eng = self.engine
-        obs = np.empty(self.settings.obs_dim, dtype=np.float32)
+        obs = np.empty(self._obs_dim, dtype=np.float32)
         fill_obs(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
         return obs
 
-    def _get_info(self, res: tuple, acc: float, pen: float) -> dict[str, Any]:
-        """Running metrics after the step (``res`` is the kernel's result tuple)."""
-        _, _, _, tick, inf, dropped, arrivals, queue, rem, acc_sum = res
-        eng = self.engine
-        skipped = int(eng.ST[K.S_SKIPPED])
-        served = inf + dropped + skipped
+    def _get_info(self, acc: float, pen: float) -> dict[str, Any]:
+        """Running metrics after the step, from the kernel's figures (``acc``, ``pen``: the reward's parts)."""
+        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist()
+        rem, soc, time_ms, wacc = self._out_f.tolist()
+        if self._mask_lo <= rem < self._mask_hi:
+            mask = self._mask.copy()
+        else:
+            mask = self._info_mask(rem)
         return {
             "rewards": {"accuracy": acc, "drop_penalty": pen},
-            "time_ms": tick * eng.timebase_ms,
-            "soc": min(max(rem / eng.capacity_mah, 0.0), 1.0),
+            "time_ms": time_ms,
+            "soc": soc,
             "queue": queue,
             "inferences": inf,
             "dropped": dropped,
             "skipped": skipped,
             "arrivals": arrivals,
-            "weighted_accuracy": acc_sum / served if served else 0.0,
-            "action_mask": self._info_mask(rem),
+            "weighted_accuracy": wacc,
+            "action_mask": mask,
         }
 
     def _not_ready(self) -> None:

@@ -134,6 +134,53 @@ def env_step(ST, FS, PI, PF, arr, WK, obs, k, reps):
     return env_resume(ST, FS, PI, PF, arr, WK, obs)
 
 
+@njit(cache=True, inline="always")
+def _store(r, ST, PF, out_i, out_f):
+    """Write a result tuple, and the info's derived figures, into the caller's arrays.
+
+    Boxing a ten-item tuple and deriving ``time_ms``, ``soc`` and ``weighted_accuracy`` in Python cost more
+    than the step's simulation. The arithmetic is the one the info states (the same IEEE operations).
+    """
+    skipped = ST[K.S_SKIPPED]
+    out_i[0] = r[1]
+    out_i[1] = r[2]
+    out_i[2] = r[4]
+    out_i[3] = r[5]
+    out_i[4] = skipped
+    out_i[5] = r[6]
+    out_i[6] = r[7]
+    rem = r[8]
+    served = r[4] + r[5] + skipped
+    out_f[0] = rem
+    out_f[1] = min(max(rem / PF[K.F_CAP], 0.0), 1.0)
+    out_f[2] = r[3] * PF[K.F_TB]
+    out_f[3] = r[9] / served if served != 0 else 0.0
+    return r[0]
+
+
+@njit(cache=True)
+def env_step_into(ST, FS, PI, PF, arr, WK, obs, k, reps, out_i, out_f):
+    """:func:`env_step` for the single env: returns the status, the rest of the result goes to the arrays.
+
+    ``out_i`` gets ``(credited, new_drops, inferences, dropped, skipped, arrivals, queue)`` and ``out_f``
+    ``(remaining_mah, soc, time_ms, weighted_accuracy)``: the single env reads both with one ``tolist()``
+    each.
+    """
+    return _store(env_step(ST, FS, PI, PF, arr, WK, obs, k, reps), ST, PF, out_i, out_f)
+
+
+@njit(cache=True)
+def env_resume_into(ST, FS, PI, PF, arr, WK, obs, out_i, out_f):
+    """:func:`env_resume` with the result written as :func:`env_step_into` writes it."""
+    return _store(env_resume(ST, FS, PI, PF, arr, WK, obs), ST, PF, out_i, out_f)
+
+
+@njit(cache=True)
+def env_first_into(ST, FS, PI, PF, WK, obs, out_i, out_f):
+    """:func:`env_first` with the result written as :func:`env_step_into` writes it."""
+    return _store(env_first(ST, FS, PI, PF, WK, obs), ST, PF, out_i, out_f)
+
+
 @njit(cache=True)
 def env_first(ST, FS, PI, PF, WK, obs):
     """After an engine reset: clear the window, write the first observation; see :func:`env_resume`."""

@@ -25,12 +25,11 @@ board or profile file changes the resolved scenario and so the keys of its cells
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,35 +46,25 @@ from tinysim_gym.config import (
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.experiments.policies import AgentRunnerRef, Policy, RegistryRef, parse_policies, parse_seeds
+from tinysim_gym.experiments.sweep.cells import FORMAT, Cell, CellGrid, cell_key, point_scenario
 from tinysim_gym.experiments.table import canonical_json
 
 __all__ = ["Cell", "FORMAT", "MAX_CELLS", "Policy", "Sweep", "cell_key", "grid_values", "load_sweep"]
 
-FORMAT = 1  # part of every cell key: bump when a change makes old results incomparable
 MAX_CELLS = 1_000_000
 SWEEP_KEYS = ("name", "description", "scenario", "scenarios", "set", "grid", "policies", "seeds")
 _TOP_FIELDS = tuple(ScenarioConfig.model_fields)
 
 
-@dataclass(frozen=True)
-class Cell:
-    """One run of a sweep: a concrete scenario, a policy and a seed; ``key`` identifies its result."""
-
-    index: int
-    key: str
-    scenario: ScenarioConfig
-    policy: Policy
-    seed: int
-
-
 @dataclass
 class Sweep:
-    """An expanded sweep: its cells in table order and the grid's axes (field paths)."""
+    """An expanded sweep: its cells in table order (a lazy :class:`CellGrid`), the grid's axes (field paths)."""
 
     name: str
-    cells: list[Cell]
+    cells: Sequence[Cell]
     axes: list[str]
     description: str = ""
+    policies: list[Policy] = field(default_factory=list)
 
 
 def _err(msg: str) -> TinySimError:
@@ -179,19 +168,6 @@ def _nested(flat: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return refs, over
 
 
-def _resolve(base: Any, flat: Mapping[str, Any]) -> ScenarioConfig:
-    """The base scenario with ``flat`` overrides (board/profile references first, then nested fields)."""
-    refs, over = _nested(flat)
-    sc = load_scenario(base, **refs) if refs else load_scenario(base)
-    return load_scenario(sc, **over) if over else sc
-
-
-def cell_key(scenario: ScenarioConfig, policy: Policy, seed: int) -> str:
-    """The cell's identity: a hash of its canonical JSON (scenario, policy, seed, table format)."""
-    doc = {"format": FORMAT, "scenario": scenario.model_dump(mode="json"), "policy": policy.spec(), "seed": seed}
-    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()[:20]
-
-
 def load_sweep(
     ref: str | os.PathLike[str] | Mapping[str, Any],
     base_dir: str | os.PathLike[str] | None = None,
@@ -266,44 +242,103 @@ def load_sweep(
     total = n_points * len(plist) * len(seeds)
     if total > MAX_CELLS:
         raise _err(f"{total} cells, more than the limit {MAX_CELLS}")
-    cells: list[Cell] = []
-    keys: set[str] = set()
-    for b_i, base in enumerate(bases):
-        for combo in itertools.product(*values):
-            flat = {**fixed, **dict(zip(axes, combo, strict=True))}
-            try:
-                scenario = _resolve(base, flat)
-            except TinySimError as exc:
-                where = ", ".join(f"{k}={v!r}" for k, v in dict(zip(axes, combo, strict=True)).items())
-                at = f" at {where}" if where else ""
-                what = f"scenarios[{b_i}]" if len(bases) > 1 else "scenario"
-                raise _err(f"{what}{at}: {exc}") from None
-            concrete = {s: sample_scenario(scenario, _rng(s)) if scenario.randomize else scenario for s in seeds}
-            for policy in plist:
-                for seed in seeds:
-                    key = cell_key(concrete[seed], policy, seed)
-                    if key in keys:
-                        raise _err(f"two cells are the same run ({concrete[seed].name}, {policy.label}, seed {seed})")
-                    keys.add(key)
-                    cells.append(Cell(len(cells), key, concrete[seed], policy, seed))
-    _check_policies_fit(plist, cells)
-    return Sweep(name=name, cells=cells, axes=axes, description=str(description))
+    specs = [canonical_json(p.spec()) for p in plist]
+    if len(set(specs)) < len(specs):
+        dup = next(p for i, p in enumerate(plist) if specs[i] in specs[:i])
+        raise _err(f"two policies are the same run ({dup.label})")
+    grid = _Grid(bases, fixed, axes, values, seeds)
+    grid.check()
+    cells = CellGrid(grid.n_points, grid.concrete, plist, seeds)
+    _check_policies_fit(plist, grid.scenarios())
+    return Sweep(name=name, cells=cells, axes=axes, description=str(description), policies=plist)
 
 
-def _check_policies_fit(policies: Sequence[Policy], cells: Sequence[Cell]) -> None:
+class _Grid:
+    """The grid points of a sweep (bases x the axes' product) and their scenarios, made on demand.
+
+    Point ``p`` is base ``p // m`` with the ``p % m``-th combination of axis values (``m`` combinations,
+    the last axis varying fastest). Each base is loaded once per board/profile reference; a point's
+    nested overrides are then applied by :func:`point_scenario`, which reads no file.
+    """
+
+    def __init__(self, bases: list[Any], fixed: Mapping[str, Any], axes: list[str], values: list[list[Any]],
+                 seeds: list[int]) -> None:
+        self.bases, self.fixed, self.axes, self.values, self.seeds = bases, fixed, axes, values, seeds
+        self.combos = math.prod(len(v) for v in values)
+        self.n_points = self.combos * len(bases)
+        self._loaded: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def combo(self, p: int) -> tuple[int, dict[str, Any]]:
+        """Point ``p`` as ``(base index, axis path -> value)``."""
+        b, rest = divmod(p, self.combos)
+        picked: dict[str, Any] = {}
+        for axis, vals in zip(reversed(self.axes), reversed(self.values), strict=True):
+            rest, d = divmod(rest, len(vals))
+            picked[axis] = vals[d]
+        return b, {a: picked[a] for a in self.axes}
+
+    def scenario(self, p: int) -> ScenarioConfig:
+        """Point ``p``'s scenario, validated (one line naming the point when it is not valid)."""
+        b, combo = self.combo(p)
+        try:
+            refs, over = _nested({**self.fixed, **combo})
+            ref_key = (b, canonical_json(refs))
+            base = self._loaded.get(ref_key)
+            if base is None:
+                sc = load_scenario(self.bases[b], **refs) if refs else load_scenario(self.bases[b])
+                base = self._loaded[ref_key] = {"scenario": sc, "dump": sc.model_dump()}
+            return point_scenario(base["dump"], over) if over else base["scenario"]
+        except TinySimError as exc:
+            where = ", ".join(f"{k}={v!r}" for k, v in combo.items())
+            at = f" at {where}" if where else ""
+            what = f"scenarios[{b}]" if len(self.bases) > 1 else "scenario"
+            raise _err(f"{what}{at}: {exc}") from None
+
+    def concrete(self, p: int) -> list[ScenarioConfig]:
+        """Point ``p``'s concrete scenario per seed (one draw per seed of a randomised scenario)."""
+        sc = self.scenario(p)
+        return [sample_scenario(sc, _rng(s)) for s in self.seeds] if sc.randomize else [sc] * len(self.seeds)
+
+    def scenarios(self) -> Iterator[ScenarioConfig]:
+        """Every concrete scenario, point by point."""
+        for p in range(self.n_points):
+            yield from self.concrete(p)
+
+    def check(self) -> None:
+        """Validate every point (and its draws) and reject two points that are the same scenario.
+
+        Two points can only differ in the top-level fields the axes touch (the rest comes from their base
+        and ``set``), so a point is identified by its base's other fields and its touched fields' values.
+        """
+        touched = {a.split(".")[0] for a in self.axes}
+        groups: dict[int, str] = {}
+        seen: dict[tuple[str, str], int] = {}
+        for p in range(self.n_points):
+            concrete = self.concrete(p)
+            sc = concrete[0]
+            dump = sc.model_dump(mode="json", include=touched) if touched else {}
+            b = p // self.combos
+            if b not in groups:
+                groups[b] = canonical_json(sc.model_dump(mode="json", exclude=touched))
+            ident = (groups[b], canonical_json(dump))
+            if ident in seen:
+                raise _err(f"two cells are the same run ({sc.name}: grid points {seen[ident]} and {p} give one "
+                           f"scenario)")
+            seen[ident] = p
+
+
+def _check_policies_fit(policies: Sequence[Policy], scenarios: Iterator[ScenarioConfig]) -> None:
     """Reject a baseline whose parameters fit none of the sweep's scenarios (e.g. a static index too large).
 
     A baseline that fits some scenarios but not others runs, and the cells it does not fit get their
     message in the table's ``error`` column.
     """
-    scenarios: dict[str, ScenarioConfig] = {}
-    for c in cells:
-        scenarios.setdefault(canonical_json(c.scenario.model_dump(mode="json")), c.scenario)
+    tried: list[ScenarioConfig] = []  # the scenarios drawn so far, kept for the next policy
     for i, p in enumerate(policies):
         if p.agent is not None:
             continue
         first = None
-        for sc in scenarios.values():
+        for sc in itertools.chain(tried, _drawn(scenarios, tried)):
             try:
                 p.selector(Engine(sc, chunk=1))
                 break
@@ -311,6 +346,12 @@ def _check_policies_fit(policies: Sequence[Policy], cells: Sequence[Cell]) -> No
                 first = first or str(exc)
         else:
             raise _err(f"policies[{i}] ({p.label}) fits none of the sweep's scenarios: {first}")
+
+
+def _drawn(scenarios: Iterator[ScenarioConfig], tried: list[ScenarioConfig]) -> Iterator[ScenarioConfig]:
+    for sc in scenarios:
+        tried.append(sc)
+        yield sc
 
 
 def _rng(seed: int) -> np.random.Generator:
