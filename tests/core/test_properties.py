@@ -102,7 +102,11 @@ def profile_st(draw: Any, timebase: float) -> Any:
 def _resolved(kind: str, ref: Any) -> dict[str, Any]:
     from tinysim_gym.config import load_board, load_profile
 
-    return (load_board if kind == "board" else load_profile)(ref).model_dump()
+    if kind == "board":  # the currents, also of a board given by its measured power (its dump holds the power)
+        b = load_board(ref)
+        return {"name": b.name, "inference_current_ma": b.inference_current_ma, "idle_current_ma": b.idle_current_ma,
+                "ram_kb": b.ram_kb, "flash_kb": b.flash_kb}
+    return load_profile(ref).model_dump()
 
 
 @st.composite
