@@ -63,9 +63,9 @@ from tinysim_gym.core.engine import Engine, discharge_mah
 from tinysim_gym.errors import ConfigError
 
 BOARDS = builtin_names("boards")
-# profiles whose models carry their own inference energy need a board's supply voltage and the default
-# mode: those are drawn with their own boards (tests/core/test_properties_storage.py)
-PROFILES = [p for p in builtin_names("profiles") if not any(m.energy_uj for m in load_profile(p).models)]
+# the published profiles (their own inference energy needs a board's supply voltage, their memory sizes a
+# board that holds them) are drawn with the boards they were measured on (tests/core/test_properties_storage.py)
+PROFILES = [p for p in builtin_names("profiles") if not load_profile(p).board]
 TIMEBASES = [0.01, 0.01, 0.01, 0.005, 0.02, 0.1, 0.25]
 
 # ------------------------------------------------------------------------------------------ strategies
