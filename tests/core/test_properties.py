@@ -63,9 +63,9 @@ from tinysim_gym.core.engine import Engine, discharge_mah
 from tinysim_gym.errors import ConfigError
 
 BOARDS = builtin_names("boards")
-# profiles whose models carry their own inference energy need a board's supply voltage and the default
-# mode: those are drawn with their own boards (tests/core/test_properties_storage.py)
-PROFILES = [p for p in builtin_names("profiles") if not any(m.energy_uj for m in load_profile(p).models)]
+# the published profiles (their own inference energy needs a board's supply voltage, their memory sizes a
+# board that holds them) are drawn with the boards they were measured on (tests/core/test_properties_storage.py)
+PROFILES = [p for p in builtin_names("profiles") if not load_profile(p).board]
 TIMEBASES = [0.01, 0.01, 0.01, 0.005, 0.02, 0.1, 0.25]
 
 # ------------------------------------------------------------------------------------------ strategies
@@ -102,12 +102,11 @@ def profile_st(draw: Any, timebase: float) -> Any:
 def _resolved(kind: str, ref: Any) -> dict[str, Any]:
     from tinysim_gym.config import load_board, load_profile
 
-    if kind == "profile":
-        return load_profile(ref).model_dump()
-    board = load_board(ref)
-    # a board published as powers is written here as its currents, which every strategy below reads
-    plain = {k: v for k, v in board.model_dump().items() if v is not None and not k.endswith("_power_mw")}
-    return plain | {"inference_current_ma": board.inference_current_ma, "idle_current_ma": board.idle_current_ma}
+    if kind == "board":  # the currents, also of a board given by its measured power (its dump holds the power)
+        b = load_board(ref)
+        return {"name": b.name, "inference_current_ma": b.inference_current_ma, "idle_current_ma": b.idle_current_ma,
+                "ram_kb": b.ram_kb, "flash_kb": b.flash_kb}
+    return load_profile(ref).model_dump()
 
 
 @st.composite

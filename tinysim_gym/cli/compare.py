@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         print(dumps(rows_json(rows)))
     else:
         print(format_table(rows))
+        for label, why in rows.skipped.items():
+            print(f"skipped {label}: {why}")
         for path in written:
             print(f"wrote {path}")
     return 0

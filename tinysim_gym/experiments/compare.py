@@ -47,10 +47,29 @@ class Rows(list):
     usage_policy: str | None = None
     elapsed_s: float = 0.0
     certificate: dict[str, Any] | None = None
+    skipped: dict[str, str]
 
     def __init__(self, rows: Iterable[dict[str, Any]] = ()) -> None:
         super().__init__(rows)
         self.usage = {}
+        self.skipped = {}
+
+
+def refusals(scenario: ScenarioConfig, policies: Sequence[Policy]) -> dict[str, str]:
+    """The policies whose selector refuses the scenario (a fuzzy rule base needs more models), and why.
+
+    Each selector's ``reset`` sees a fresh engine, as :meth:`Engine.run` shows it one before the episode.
+    """
+    engine = Engine(scenario)
+    out: dict[str, str] = {}
+    for p in policies:
+        reset = getattr(p.selector(None), "reset", None)
+        try:
+            if reset is not None:
+                reset(engine)
+        except TinySimError as exc:
+            out[p.label] = str(exc)
+    return out
 
 
 #: one episode of a comparison: (scenario, policy, seed, usage points; 0: metrics only)
@@ -160,7 +179,8 @@ def compare(
 
     Args:
         scenario: a scenario config, built-in name or path.
-        policies: ``None`` (every policy of the registry), a list of names, or a mapping ``label -> params``
+        policies: ``None`` (every policy of the registry that can run the scenario: the others are left out
+            and named in ``Rows.skipped``), a list of names, or a mapping ``label -> params``
             (``params`` may hold ``"policy": name`` to run one baseline under several labels); any list
             :func:`~tinysim_gym.experiments.policies.parse_policies` accepts, saved agents aside.
         seeds: number of seeds (``0 .. seeds-1``) or an explicit list. A seed-compatible scenario replays
@@ -195,9 +215,14 @@ def compare(
     """
     t_start = time.perf_counter()
     sc = require_concrete(scenario if isinstance(scenario, ScenarioConfig) else load_scenario(scenario), "compare")
+    every = policies is None
     if policies is None:
         policies = load_registry(registry).names()
     plist = parse_policies(policies, registry=registry, allow_agents=False)
+    skipped = refusals(sc, plist) if every else {}  # every policy: those that cannot run this one are left out
+    plist = [p for p in plist if p.label not in skipped]
+    if not plist:
+        raise TinySimError(f"policies: none can run scenario {sc.name!r} ({'; '.join(skipped.values())})")
     seed_list = parse_seeds(seeds)
     if sc.seed_compat:
         seed_list = seed_list[:1]
@@ -256,6 +281,7 @@ def compare(
             rows[-1]["oracle_note"] = note
     rows.scenario = sc
     rows.usage = usage
+    rows.skipped = skipped
     rows.usage_policy = usage_policy if usage_policy != "auto" else None
     rows.elapsed_s = time.perf_counter() - t_start
     return rows
