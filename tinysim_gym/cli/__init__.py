@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from tinysim_gym.errors import TinySimError
 
-COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "demo", "sweep", "plot")
+COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "demo", "sweep", "plot", "suite")
 
 
 class UsageError(TinySimError):
