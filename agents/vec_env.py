@@ -108,5 +108,5 @@ class TinySimVecEnv(VecEnv):
         return [False for _ in self._get_indices(indices)]
 
     def action_masks(self) -> np.ndarray:
-        """``(num_envs, n_models)`` bool mask (see :meth:`TinySimVectorEnv.action_masks`)."""
+        """``(num_envs, n_actions)`` bool mask (see :meth:`TinySimVectorEnv.action_masks`)."""
         return self.venv.action_masks()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baselines.budget import BudgetTracker
+from baselines.deadline import DeadlineGreedy
 from baselines.energy import EnergyMinimising
 from baselines.ladder import BatteryLadder
 from baselines.original import AccuracyFirst, FuzzySelector, LatencyFirst, StaticSelector
@@ -43,6 +44,7 @@ _REGISTRY: dict[str, tuple[Callable[..., Any], dict[str, Any], str]] = {
     "energy": (EnergyMinimising, {}, "least charge per correct answer (min_accuracy)"),
     "queue-greedy": (QueueGreedy, {}, "most accurate model that finishes before the buffer overflows (safety)"),
     "budget": (BudgetTracker, {}, "paces charge and busy time to follow the bound's optimal mixture (window)"),
+    "deadline": (DeadlineGreedy, {}, "most accurate model that meets the sample's deadline, else skip it"),
 }
 # Policies that solve the scenario first (seconds to a minute, cached on disk): accepted by name everywhere,
 # but not run by default in compare, which would otherwise solve every scenario it is shown.

@@ -85,6 +85,16 @@ class Facts:
         """Indices of the models the policy may choose."""
         return np.flatnonzero(self.available)
 
+    def by_accuracy(self) -> np.ndarray:
+        """Allowed models, most accurate first (ties: the quicker first)."""
+        ok = self.allowed()
+        return ok[np.lexsort((self.ticks[ok], -self.accuracy[ok]))]
+
+    def fastest(self) -> int:
+        """The allowed model with the fewest busy ticks (ties: the more accurate)."""
+        ok = self.allowed()
+        return int(ok[np.lexsort((-self.accuracy[ok], self.ticks[ok]))[0]])
+
     def pareto_front(self) -> list[int]:
         """Allowed models no other allowed model beats on both accuracy and latency, most accurate first."""
         idx = self.allowed()

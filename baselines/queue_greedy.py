@@ -48,9 +48,7 @@ class QueueGreedy:
     def reset(self, view: DecisionView) -> None:
         """Order the models by accuracy and note the arrival rate."""
         f = Facts.of(view)
-        ok = f.allowed()
-        order = ok[np.lexsort((f.ticks[ok], -f.accuracy[ok]))]
-        fallback = int(ok[np.lexsort((-f.accuracy[ok], f.ticks[ok]))[0]])
+        order, fallback = f.by_accuracy(), f.fastest()
         gap = f.gap if math.isfinite(f.gap) else f.min_gap
         self._params = np.array(
             [f.buffer, gap, self.safety, len(order), *order, *f.ticks[order], fallback], dtype=np.float64

@@ -24,7 +24,7 @@ SHORT = {"battery": {"capacity_mah": 0.01}, "horizon_ms": 5000.0}
 def test_names_and_descriptions():
     assert names() == [
         "reference", "accuracy-first", "latency-first", "random", "fuzzy",
-        "ladder", "ratio", "energy", "queue-greedy", "budget",
+        "ladder", "ratio", "energy", "queue-greedy", "budget", "deadline",
     ]
     assert set(names(aliases=True)) >= {"static", "fuzzy-tova", "fuzzy-stream"}
     assert set(baselines.describe()) == set(names())
@@ -37,7 +37,7 @@ def test_original_selectors_give_the_published_figures(case):
     assert_published(case, Engine(sc, chunk=1 << 16).run(make(sc.selector, sc)))  # the engine's own run
 
 
-@pytest.mark.parametrize("name", ["ladder", "queue-greedy", "budget", "random", "ratio", "energy"])
+@pytest.mark.parametrize("name", ["ladder", "queue-greedy", "budget", "random", "ratio", "energy", "deadline"])
 @pytest.mark.parametrize("scenario", ["usps-l476-async-horizon", "usps-l476-async1"])
 def test_compiled_loop_equals_decision_by_decision(name, scenario):
     sc = load_scenario(scenario, **SHORT) if scenario.endswith("horizon") else load_scenario(

@@ -19,7 +19,7 @@ from tinysim_gym.envs.registration import ENV_IDS, MAX_STEPS, NAMESPACE, VARIANT
 from tinysim_gym.envs.vector_env import TinySimVectorEnv
 
 SMALL = {"battery": {"capacity_mah": 0.003}}  # episodes of a few dozen steps at 16 decisions per step
-INFO_KEYS = {"rewards", "time_ms", "soc", "queue", "inferences", "dropped", "arrivals", "weighted_accuracy",
+INFO_KEYS = {"rewards", "time_ms", "soc", "queue", "inferences", "dropped", "skipped", "arrivals", "weighted_accuracy",
              "action_mask"}  # fmt: skip
 
 

@@ -7,6 +7,7 @@ models), :mod:`~tinysim_gym.config.randomize` (domain randomisation), :mod:`~tin
 """
 
 from tinysim_gym.config.guards import MAX_FILE_BYTES, read_csv_columns, read_mapping, read_regular, read_regular_text
+from tinysim_gym.config.hardware import BoardConfig, ModelConfig, ProfileConfig
 from tinysim_gym.config.loading import (
     KINDS,
     builtin_names,
@@ -24,11 +25,8 @@ from tinysim_gym.config.loading import (
 from tinysim_gym.config.randomize import RANDOMIZABLE
 from tinysim_gym.config.schema import (
     BatteryConfig,
-    BoardConfig,
     HarvesterConfig,
     MMPPConfig,
-    ModelConfig,
-    ProfileConfig,
     ScenarioConfig,
     WorkloadConfig,
 )

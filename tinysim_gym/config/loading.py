@@ -191,6 +191,8 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
             data["profile"] = load_profile(profile)
     except ConfigError as exc:  # "board.x: ..." -> "scenario.board.x: ...": where it sits in the scenario
         raise ConfigError(f"scenario.{exc}") from None
+    if "profile_models" in data:
+        data["profile"] = _pick_models(data["profile"], data.pop("profile_models"))
     for key in ("workload", "battery"):
         if key in data and not isinstance(data[key], Mapping | BaseModel):
             raise ConfigError(f"scenario.{key}: expected a mapping, got {type(data[key]).__name__}")
@@ -205,6 +207,20 @@ def scenario_from_mapping(raw: Mapping[str, Any], overrides: Mapping[str, Any] |
     for _ in randomize_variants(scenario):
         pass  # every choice and both ends of every range must give a valid scenario: checked now, not when drawn
     return scenario
+
+
+def _pick_models(profile: ProfileConfig | Mapping[str, Any], ids: Any) -> ProfileConfig:
+    """The profile keeping only the models named in ``ids``, in that order (one task out of a catalogue)."""
+    prof = profile if isinstance(profile, ProfileConfig) else load_profile(profile)
+    by_id = {str(m.id): m for m in prof.models}
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str | int) for i in ids):
+        raise ConfigError("scenario.profile_models: expected a non-empty list of model ids")
+    unknown = [str(i) for i in ids if str(i) not in by_id]
+    if unknown:
+        raise ConfigError(
+            f"scenario.profile_models: no model {unknown[0]!r} in profile {prof.name!r} (ids: {', '.join(by_id)})"
+        )
+    return prof.model_copy(update={"models": [by_id[str(i)] for i in ids], "fuzzy_variant": None})
 
 
 def randomize_variants(scenario: ScenarioConfig) -> Iterator[tuple[str, ScenarioConfig]]:

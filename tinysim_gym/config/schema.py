@@ -13,7 +13,6 @@ import math
 from typing import Any, Literal
 
 from pydantic import (
-    AliasChoices,
     Field,
     SerializerFunctionWrapHandler,
     field_validator,
@@ -21,83 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from tinysim_gym.config.hardware import BoardConfig, ProfileConfig
+from tinysim_gym.config.harvester import HarvesterConfig
 from tinysim_gym.config.randomize import check_randomize
 from tinysim_gym.config.storage import BatteryConfig, ConverterConfig, SupercapConfig
 from tinysim_gym.config.strict import Strict as _Strict
-
-
-class BoardConfig(_Strict):
-    """A microcontroller board: average currents in mA, optional memory sizes."""
-
-    name: str = Field(default="board", min_length=1, max_length=200)
-    inference_current_ma: float = Field(
-        gt=0, le=1e5, validation_alias=AliasChoices("inference_current_ma", "avg_infer_energy_cons")
-    )
-    idle_current_ma: float = Field(
-        ge=0, le=1e5, validation_alias=AliasChoices("idle_current_ma", "avg_idle_energy_cons")
-    )
-    ram_kb: float | None = Field(default=None, gt=0, le=1e9)
-    flash_kb: float | None = Field(default=None, gt=0, le=1e9)
-    description: str = ""
-
-
-class ModelConfig(_Strict):
-    """One pre-profiled model: accuracy in %, latency in ms (the set's selector latency is added)."""
-
-    id: str | int
-    accuracy: float = Field(ge=0, le=100, validation_alias=AliasChoices("accuracy", "training_accuracy"))
-    latency_ms: float = Field(gt=0, le=1e7, validation_alias=AliasChoices("latency_ms", "latency"))
-    ram_kb: float | None = Field(default=None, gt=0, le=1e9)
-    flash_kb: float | None = Field(default=None, gt=0, le=1e9)
-    inference_current_ma: float | None = Field(default=None, gt=0, le=1e5)
-    charge_per_inference_uah: float | None = Field(default=None, gt=0, le=1e9)
-
-    @model_validator(mode="after")
-    def _one_energy(self) -> ModelConfig:
-        if self.inference_current_ma is not None and self.charge_per_inference_uah is not None:
-            raise ValueError("give either inference_current_ma or charge_per_inference_uah, not both")
-        return self
-
-
-class ProfileConfig(_Strict):
-    """A model set measured on one board."""
-
-    name: str = Field(default="profile", min_length=1, max_length=200)
-    dataset: str = ""
-    description: str = ""
-    selector_latency_ms: float = Field(
-        default=0.0, ge=0, le=1e7, validation_alias=AliasChoices("selector_latency_ms", "selector_latency")
-    )
-    fuzzy_variant: Literal["tova", "stream"] | None = None
-    models: list[ModelConfig] = Field(min_length=1, max_length=1000)
-
-    @field_validator("models")
-    @classmethod
-    def _unique_ids(cls, models: list[ModelConfig]) -> list[ModelConfig]:
-        seen: set[str] = set()
-        for m in models:
-            key = str(m.id)
-            if key in seen:
-                raise ValueError(f"duplicate model id {key!r}; ids must be unique")
-            seen.add(key)
-        return models
-
-    @model_validator(mode="after")
-    def _variant(self) -> ProfileConfig:
-        if self.fuzzy_variant is None:
-            guess = "stream" if ("stream" in self.name or len(self.models) == 4) else "tova"
-            object.__setattr__(self, "fuzzy_variant", guess)
-        return self
-
-    @property
-    def accuracies(self) -> list[float]:
-        """Accuracy (%) of each model, in order."""
-        return [m.accuracy for m in self.models]
-
-    @property
-    def total_latencies_ms(self) -> list[float]:
-        """Latency of each model plus the selector latency, in ms."""
-        return [m.latency_ms + self.selector_latency_ms for m in self.models]
 
 
 class MMPPConfig(_Strict):
@@ -177,36 +104,14 @@ class WorkloadConfig(_Strict):
         return None
 
 
-class HarvesterConfig(_Strict):
-    """An energy harvester charging the battery (capped at its capacity).
-
-    ``constant``: ``current_ma``. ``solar``: a half sine of ``peak_current_ma`` during the day
-    (``day_fraction`` of each ``period_ms``, starting at ``phase_ms``), nothing at night. ``trace``: a CSV of
-    ``time_ms, current_ma`` rows, the current holding until the next row.
-    """
-
-    kind: Literal["constant", "solar", "trace"]
-    current_ma: float | None = Field(default=None, ge=0, le=1e5)
-    peak_current_ma: float | None = Field(default=None, ge=0, le=1e5)
-    period_ms: float = Field(default=86_400_000.0, gt=0, le=1e12)
-    day_fraction: float = Field(default=0.5, gt=0, le=1)
-    phase_ms: float = Field(default=0.0, ge=-1e12, le=1e12)
-    trace: str | None = Field(default=None, min_length=1, max_length=4096)
-
-    @model_validator(mode="after")
-    def _kind(self) -> HarvesterConfig:
-        need = {"constant": "current_ma", "solar": "peak_current_ma", "trace": "trace"}[self.kind]
-        if getattr(self, need) is None:
-            raise ValueError(f"{need}: required for a {self.kind!r} harvester")
-        return self
-
-
 class ScenarioConfig(_Strict):
     """A complete, resolved scenario: board, model profile, workload, battery and episode definition.
 
     ``horizon_ms``: when set, the device must serve that period; samples arriving after the battery dies, and
     samples left unserved at the end, count as dropped. ``seed_compat``: follow the original TinySimulator
-    exactly (tick arithmetic, stop rule, Python ``random`` seeded with 1).
+    exactly (tick arithmetic, stop rule, Python ``random`` seeded with 1). ``allow_skip``: the policy may
+    discard the waiting sample instead of serving it (one more action after the models; it costs the
+    selector's latency and charge, and the sample counts as lost, reported as ``skipped``).
     """
 
     name: str = Field(default="scenario", min_length=1, max_length=200)
@@ -222,6 +127,7 @@ class ScenarioConfig(_Strict):
     harvester: HarvesterConfig | None = None
     deadline_ms: float | None = Field(default=None, gt=0, le=1e10)
     memory_policy: Literal["reject", "mask"] = "reject"
+    allow_skip: bool = False
     randomize: dict[str, Any] = Field(default_factory=dict)
     selector: str | None = None
     selector_params: dict[str, Any] = Field(default_factory=dict)
@@ -263,7 +169,7 @@ class ScenarioConfig(_Strict):
     @property
     def plain_battery(self) -> bool:
         """True for a linear battery and no supercapacitor: the only storage the fixed-model loops implement."""
-        return self.battery.is_linear and self.storage is None
+        return self.battery.is_linear and self.storage is None and self.battery.restart_soc is None
 
     @model_validator(mode="after")
     def _check(self) -> ScenarioConfig:
@@ -273,15 +179,20 @@ class ScenarioConfig(_Strict):
             extras = [
                 name
                 for name, on in (
+                    ("allow_skip", self.allow_skip),
                     ("harvester", self.harvester is not None),
                     ("deadline_ms", self.deadline_ms is not None),
                     ("workload.process", w.process != "bernoulli"),
                     ("randomize", bool(self.randomize)),
                     ("battery.model", self.battery.model != "linear"),
+                    ("battery.restart_soc", self.battery.restart_soc is not None),
                     ("storage", self.storage is not None),
                     (
-                        "profile.models[].inference_current_ma/charge_per_inference_uah",
-                        any(m.inference_current_ma or m.charge_per_inference_uah for m in self.profile.models),
+                        "profile.models[].inference_current_ma/charge_per_inference_uah/energy_uj",
+                        any(
+                            m.inference_current_ma or m.charge_per_inference_uah or m.energy_uj
+                            for m in self.profile.models
+                        ),
                     ),
                 )
                 if on
@@ -289,6 +200,12 @@ class ScenarioConfig(_Strict):
             if extras:
                 raise ValueError(
                     f"seed_compat: the original model has no {extras[0]}; set seed_compat: false to use it"
+                )
+        for i, m in enumerate(self.profile.models):
+            if m.energy_uj is not None and self.board.supply_v is None:
+                raise ValueError(
+                    f"profile.models[{i}].energy_uj: converting energy to charge needs board.supply_v, "
+                    f"which board {self.board.name!r} does not give"
                 )
         for key, spec in self.randomize.items():
             check_randomize(key, spec)
@@ -330,9 +247,11 @@ class ScenarioConfig(_Strict):
         e_min = min(lats) * self.board.inference_current_ma / 3.6e6
         decisions = self.battery.capacity_mah * self.battery.initial_soc / e_min
         gap = w.mean_gap_ms()
-        if self.harvester is not None and not self.battery.is_linear:
+        if self.battery.restart_soc is not None and (self.harvester is None or self.storage is not None):
             raise ValueError(
-                f"battery.model: {self.battery.model} takes no harvester (charging is modelled for linear only)"
+                "battery.restart_soc: needs a harvester (nothing else refills an empty battery)"
+                if self.storage is None
+                else "battery.restart_soc: a supercapacitor restarts at storage.v_on"
             )
         if self.harvester is not None and self.horizon_ms is None:
             raise ValueError("horizon_ms: required with a harvester (a harvested device may never run down)")

@@ -38,6 +38,11 @@ class BatteryConfig(_Strict):
     :mod:`tinysim_gym.core.kibam`; needs ``kibam``; the wells start at rest, at the same level, both full
     when ``initial_soc`` is 1) or ``peukert`` (rate-dependent capacity, see :mod:`tinysim_gym.core.peukert`;
     needs ``peukert``).
+
+    ``restart_soc`` (needs a harvester): a device that ran the battery empty turns off (samples arriving
+    count as ``dropped_off``) until the harvester has refilled it to ``restart_soc`` of its capacity, then
+    boots (``boot_ms`` at ``boot_current_ma``, samples lost meanwhile) and runs again. Without it, an empty
+    battery ends the episode's service for good.
     """
 
     capacity_mah: float = Field(gt=0, le=1e5)
@@ -45,9 +50,15 @@ class BatteryConfig(_Strict):
     model: Literal["linear", "kibam", "peukert"] = "linear"
     kibam: KiBaMConfig | None = None
     peukert: PeukertConfig | None = None
+    restart_soc: float | None = Field(default=None, gt=0, le=1)
+    boot_ms: float = Field(default=0.0, ge=0, le=1e7)
+    boot_current_ma: float = Field(default=0.0, ge=0, le=1e5)
 
     @model_validator(mode="after")
     def _model_parameters(self) -> BatteryConfig:
+        if self.restart_soc is None and (self.boot_ms or self.boot_current_ma):
+            raise ValueError("boot_ms: a boot cost is given without restart_soc (a battery device that never "
+                             "restarts never boots)")
         for name in ("kibam", "peukert"):
             given = getattr(self, name) is not None
             if self.model == name and not given:
@@ -62,6 +73,9 @@ class BatteryConfig(_Strict):
         out: dict[str, Any] = handler(self)
         if self.model == "linear":
             for key in ("model", "kibam", "peukert"):
+                out.pop(key, None)
+        if self.restart_soc is None:
+            for key in ("restart_soc", "boot_ms", "boot_current_ma"):
                 out.pop(key, None)
         return out
 

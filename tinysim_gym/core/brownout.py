@@ -1,8 +1,8 @@
 """Intermittent operation on a supercapacitor: the kernels' runs on it, and the device off and booting.
 
 :func:`supercap_run` charges a run of ticks to the capacitor (:mod:`tinysim_gym.core.supercap` solves it)
-and records its energy flows; :func:`powered_off` takes over the arrivals while the device is off, until
-the harvester has recharged the capacitor to ``v_on`` and the device has booted, or the horizon.
+and records its energy flows; :func:`supercap_off_run` charges it while the device is off, until ``v_on``
+(the off spell itself, arrivals and boot, is :func:`tinysim_gym.core.off_events.device_off`).
 """
 
 from __future__ import annotations
@@ -11,28 +11,11 @@ from numba import njit
 
 from tinysim_gym.core.harvest import harvest_between
 from tinysim_gym.core.layout import (
-    DECISION,
-    END_HORIZON,
-    END_NONE,
     F_STORE_OFF,
     F_TB,
     G_R,
     G_SUPERCAP,
-    I_H,
     I_HOFF,
-    NEED_ARRIVALS,
-    S_AI,
-    S_AN,
-    S_ARR,
-    S_BROWNOUTS,
-    S_DROP_AFTER,
-    S_DROP_OFF,
-    S_END,
-    S_FREE,
-    S_OFF,
-    S_Q,
-    S_QHEAD,
-    S_REASON,
 )
 from tinysim_gym.core.supercap import (
     C_BOOT_D,
@@ -45,15 +28,12 @@ from tinysim_gym.core.supercap import (
     C_VMAX,
     C_VOFF,
     C_VOUT,
-    X_BOOT_CHARGE,
-    X_BOOT_TICKS,
     X_E_CONV,
     X_E_IN,
     X_E_LEAK,
     X_E_LOAD,
     X_E_QUIESCENT,
     X_E_SPILL,
-    X_OFF_TICKS,
     X_V,
     off_run,
     on_run,
@@ -99,65 +79,21 @@ def supercap_run(FS, PI, PF, d, k, t0):
 
 
 @njit(cache=True)
-def powered_off(ST, FS, PI, PF, arr):
-    """The capacitor browned out at ``ST[S_END]``: off until recharged to v_on, then boot (needs a horizon).
+def supercap_off_run(FS, PI, PF, t, n):
+    """Off from tick ``t`` for up to ``n`` ticks: the capacitor charges (harvest less leakage).
 
-    Samples arriving while off or booting, and those waiting in the buffer, are lost (``S_DROP_OFF``). Returns
-    ``NEED_ARRIVALS`` or ``DECISION`` (the device is on again from ``ST[S_FREE]``, or the horizon is reached).
+    Returns the ticks after which it reaches ``v_on`` (at least 1), or -1 when it does not within ``n``.
     """
     o = int(PF[F_STORE_OFF])
     P = PF[o : o + C_SIZE]
-    H = PI[I_H]
-    if ST[S_OFF] == 0:
-        ST[S_OFF] = 1
-        ST[S_BROWNOUTS] += 1
-        ST[S_DROP_OFF] += ST[S_Q]
-        ST[S_DROP_AFTER] += ST[S_Q]
-        ST[S_Q] = 0
-        ST[S_QHEAD] = 0
-    while True:
-        if ST[S_AI] >= ST[S_AN]:
-            return NEED_ARRIVALS
-        ta = arr[ST[S_AI]]
-        t = ST[S_END]
-        if ta < H and (ta < t or (ta == t and ST[S_OFF] == 1)):
-            ST[S_AI] += 1
-            ST[S_ARR] += 1
-            ST[S_DROP_OFF] += 1
-            ST[S_DROP_AFTER] += 1
-            continue
-        if t >= H:
-            ST[S_OFF] = 0
-            ST[S_END] = H
-            ST[S_REASON] = END_HORIZON
-            return DECISION
-        if ST[S_OFF] == 2:  # booted
-            ST[S_OFF] = 0
-            ST[S_FREE] = t
-            ST[S_END] = -1
-            ST[S_REASON] = END_NONE
-            return DECISION
-        stop = min(ta, H)
-        n = stop - t
-        i_h = _harvest_ma(PI, PF, t, stop)
-        v1, m, s, spill = off_run(FS[_V], i_h - P[C_LEAK], n, P)
-        _store(FS, P, v1, i_h * s - spill, spill, 0.0, 0.0, 0.0, P[C_LEAK] * s)
-        if m < 0:
-            FS[G_SUPERCAP + X_OFF_TICKS] += n
-            ST[S_END] = stop
-            continue
-        m = max(m, 1)  # at least one tick off: every brown-out moves time on
-        FS[G_SUPERCAP + X_OFF_TICKS] += m
-        t_on = t + m
-        nb = min(int(P[C_BOOT_TICKS]), H - t_on)
-        ST[S_OFF] = 2
-        ST[S_END] = t_on + nb
-        if nb > 0:
-            j = supercap_run(FS, PI, PF, P[C_BOOT_D], nb, t_on)
-            ran = nb if j < 0 else j
-            FS[G_SUPERCAP + X_BOOT_TICKS] += ran
-            FS[G_SUPERCAP + X_BOOT_CHARGE] += ran * P[C_BOOT_D]
-            if j >= 0:  # browned out while booting
-                ST[S_END] = t_on + j
-                ST[S_OFF] = 1
-                ST[S_BROWNOUTS] += 1
+    i_h = _harvest_ma(PI, PF, t, t + n)
+    v1, m, s, spill = off_run(FS[_V], i_h - P[C_LEAK], n, P)
+    _store(FS, P, v1, i_h * s - spill, spill, 0.0, 0.0, 0.0, P[C_LEAK] * s)
+    return -1 if m < 0 else max(m, 1)  # at least one tick off: every brown-out moves time on
+
+
+@njit(cache=True, inline="always")
+def supercap_boot(PF):
+    """The boot's ticks and its charge per tick (mAh)."""
+    o = int(PF[F_STORE_OFF])
+    return int(PF[o + C_BOOT_TICKS]), PF[o + C_BOOT_D]

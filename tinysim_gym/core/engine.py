@@ -28,8 +28,8 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.arrivals import ArrivalStream, checked_trace_times, make_stream
 from tinysim_gym.core.costs import ModelCosts, model_costs
 from tinysim_gym.core.harvest import harvest_block
+from tinysim_gym.core.metrics import episode_metrics
 from tinysim_gym.core.storage import storage_of
-from tinysim_gym.core.supercap_metrics import supercap_metrics
 from tinysim_gym.core.view import Selector
 from tinysim_gym.errors import TinySimError
 
@@ -68,12 +68,18 @@ class Engine:
         self.period_ticks = math.floor(self.min_interval_ticks) + 1
         d_inf = np.empty(n)
         for i, m in enumerate(prof.models):  # per-tick inference charge: the model's own figure, or the board's
-            if m.charge_per_inference_uah is not None:
-                d_inf[i] = m.charge_per_inference_uah / 1000.0 / svc[i]
+            q_uah = m.charge_uah(board.supply_v)
+            if q_uah is not None:
+                d_inf[i] = q_uah / 1000.0 / svc[i]
             else:
                 d_inf[i] = discharge_mah(tb, m.inference_current_ma or board.inference_current_ma)
         self.available = np.array(scenario.fits_memory(), dtype=bool)
         self.deadline_ticks = -1 if scenario.deadline_ms is None else round(scenario.deadline_ms / tb)
+        # the skip action (index n): the selector runs (its latency, at the board's inference current), no model
+        self.allow_skip = bool(scenario.allow_skip)
+        self.n_actions = n + int(self.allow_skip)
+        sel_ms = prof.selector_latency_ms
+        self.skip_ticks = max(0, math.ceil(sel_ms / tb - 1e-9)) if self.allow_skip else -1
         self.storage, d_inf, d_idle = storage_of(scenario, d_inf, discharge_mah(tb, board.idle_current_ma))
         self.capacity_mah, self.initial_mah = self.storage.capacity_mah, self.storage.initial_mah
         harvest = harvest_block(scenario)
@@ -90,6 +96,7 @@ class Engine:
         fallback = max(np.flatnonzero(self.available), key=lambda i: (self.accuracies[i], -i))
         self.PI[K.I_SVC + n :] = [i if self.available[i] else fallback for i in range(n)]
         self.PI[K.I_DEADLINE] = self.deadline_ticks
+        self.PI[K.I_SKIP] = self.skip_ticks
         self.PI[K.I_HOFF] = 0 if harvest is None else K.F_ACC + 3 * n
         store_off = K.F_ACC + 3 * n + (0 if harvest is None else len(harvest))
         self.PF = np.zeros(store_off + len(self.storage.block), dtype=np.float64)
@@ -98,6 +105,7 @@ class Engine:
         if harvest is not None:
             self.PF[K.F_ACC + 3 * n : store_off] = harvest
         self.PF[K.F_D_IDLE] = d_idle
+        self.PF[K.F_D_SKIP] = discharge_mah(tb, board.inference_current_ma) if sel_ms > 0 else 0.0
         self.PF[K.F_LUMP_IDLE] = discharge_mah((w.min_interval_ms or 0.0) * tb, board.idle_current_ma)
         self.PF[K.F_MIN_DINF] = d_inf.min()
         self.PF[K.F_R0] = self.initial_mah
@@ -106,6 +114,7 @@ class Engine:
         self.PF[K.F_ACC + n : K.F_ACC + 2 * n] = d_inf
         self.PF[K.F_ACC + 2 * n : K.F_ACC + 3 * n] = lump
         self.inference_charge_mah = d_inf * self.service_ticks  # charge of one inference, per model
+        self.skip_charge_mah = self.PF[K.F_D_SKIP] * max(self.skip_ticks, 0)  # charge of one skip
 
         self.arr = np.zeros(chunk, dtype=np.int64)
         self.ST, self.FS = K.empty_state(n, w.buffer_size)
@@ -174,7 +183,7 @@ class Engine:
         return status
 
     def step(self, model: int) -> bool:
-        """Serve the waiting sample with ``model`` and advance to the next decision.
+        """Serve the waiting sample with ``model`` (or skip it: ``model == n_models`` with ``allow_skip``).
 
         Returns:
             True when another decision is pending, False when the episode has ended.
@@ -184,8 +193,9 @@ class Engine:
         """
         if self._status != K.DECISION:
             raise TinySimError("step: no decision is pending (call reset() first; the episode may have ended)")
-        if not 0 <= model < self.n_models:
-            raise TinySimError(f"action: model index {model} out of range 0..{self.n_models - 1}")
+        if not 0 <= model < self.n_actions:
+            skip = f" ({self.n_models}: skip)" if self.allow_skip else ""
+            raise TinySimError(f"action: model index {model} out of range 0..{self.n_actions - 1}{skip}")
         self._status = self._drive(K.step(self.ST, self.FS, self.PI, self.PF, self.arr, int(model)))
         return self._status == K.DECISION
 
@@ -295,6 +305,23 @@ class Engine:
         return int(self.ST[K.S_DROP_OVF] + self.ST[K.S_DROP_AFTER])
 
     @property
+    def skipped(self) -> int:
+        """Samples discarded by the skip action so far (not counted in ``dropped``)."""
+        return int(self.ST[K.S_SKIPPED])
+
+    @property
+    def head_arrival_tick(self) -> int:
+        """Arrival tick of the sample being decided on (its age is ``tick - head_arrival_tick``)."""
+        return int(self.ST[K.S_DEC_ARR])
+
+    @property
+    def waiting_arrival_ticks(self) -> np.ndarray:
+        """Arrival ticks of the buffered samples, oldest first (not the one being decided on)."""
+        ring = self.ST[K.S_COUNTS + 2 * self.n_models :]
+        q, head = int(self.ST[K.S_Q]), int(self.ST[K.S_QHEAD])
+        return ring[(head + np.arange(q)) % max(len(ring), 1)].copy()
+
+    @property
     def arrivals(self) -> int:
         """Samples that have arrived so far (including the one being decided on)."""
         return int(self.ST[K.S_ARR])
@@ -324,47 +351,10 @@ class Engine:
 
     def metrics(self) -> dict[str, Any]:
         """The figures of the episode so far, as ``tinysim simulate --json`` prints them."""
-        st, fs = self.ST, self.FS
-        tb = self.timebase_ms
-        inf = int(st[K.S_INF])
-        dropped = self.dropped
-        served = inf + dropped
-        end = int(st[K.S_END])
-        ticks = end if end >= 0 else int(st[K.S_FREE])
-        n = self.n_models
-        counts = st[K.S_COUNTS : K.S_COUNTS + n]
-        misses = st[K.S_COUNTS + n : K.S_COUNTS + 2 * n]
-        acc_total = 0.0
-        for count, miss, acc in zip(counts, misses, self.accuracies, strict=True):
-            acc_total += int(count - miss) * float(acc)  # per model, in order: fewer roundings than per decision
-        reason = {K.END_DEPLETED: "depleted", K.END_HORIZON: "horizon", K.END_WORKLOAD: "workload_end"}.get(
-            int(st[K.S_REASON]), "running"
+        return episode_metrics(
+            self.scenario, self.ST, self.FS, self.model_ids, self.accuracies, self.initial_mah, self.soc,
+            None if self.seed_compat else self.seed,
         )
-        return {
-            "scenario": self.scenario.name,
-            "seed_compat": self.seed_compat,
-            "seed": None if self.seed_compat else self.seed,
-            "end_reason": reason,
-            "operating_time_ms": ticks * tb,
-            "ticks": ticks,
-            "inferences": inf,
-            "dropped": dropped,
-            "dropped_overflow": int(st[K.S_DROP_OVF]),
-            "dropped_after_end": int(st[K.S_DROP_AFTER]),
-            "arrivals": int(st[K.S_ARR]),
-            "buffered_at_end": int(st[K.S_Q]),
-            "weighted_accuracy": acc_total / served if served else 0.0,
-            "energy_mah": self.initial_mah - float(fs[K.G_R]) + float(fs[K.G_HARVESTED]),  # charge drawn
-            "soc_end": float(self.soc),
-            "busy_ticks": int(st[K.S_BUSY]),
-            "idle_ticks": int(st[K.S_IDLE]),
-            "inference_charge_mah": float(fs[K.G_DRAWN_INF]),
-            "idle_charge_mah": float(fs[K.G_DRAWN_IDLE]),
-            "deadline_misses": int(st[K.S_MISSES]),
-            "harvested_mah": float(fs[K.G_HARVESTED]),
-            "spilled_mah": float(fs[K.G_SPILLED]),
-            "model_counts": {mid: int(c) for mid, c in zip(self.model_ids, counts, strict=True)},
-        } | (supercap_metrics(self.scenario, st, fs) if self.scenario.storage is not None else {})
 
 
 def run(

@@ -34,10 +34,18 @@ def harvest_block(scenario: ScenarioConfig) -> np.ndarray | None:
     if h.kind == "solar":
         period = h.period_ms / tb
         return np.array([H_SOLAR, h.peak_current_ma, period, h.day_fraction * period, h.phase_ms / tb])
+    if h.kind == "pvlib":
+        from tinysim_gym.core.sunlight import sunlight_steps  # pvlib and pandas load only for real sunlight
+
+        assert scenario.horizon_ms is not None
+        ticks, currents = sunlight_steps(h, tb, scenario.horizon_ms)
+        return np.concatenate(([H_TRACE, len(ticks)], ticks, currents))
     assert h.trace is not None
-    times, currents = read_csv_columns(h.trace, "harvester.trace", 2)
-    if min(currents) < 0:
-        raise TinySimError("harvester.trace: currents must be >= 0 mA")
+    times, values = read_csv_columns(h.trace, "harvester.trace", 2)
+    irradiance = h.trace_units == "irradiance_w_m2"
+    if min(values) < 0:
+        raise TinySimError(f"harvester.trace: {'irradiances' if irradiance else 'currents'} must be >= 0")
+    currents = np.array(values) * (h.panel_ma_per_w_m2() if irradiance else 1.0)
     return np.concatenate(([H_TRACE, len(times)], np.array(times) / tb, currents))
 
 

@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from tinysim_gym.core.brownout import powered_off, supercap_run
-from tinysim_gym.core.discharge import exact_run, seed_run
-from tinysim_gym.core.harvest import harvest_between
-from tinysim_gym.core.kibam import kibam_run
+from tinysim_gym.core.battery import battery_run
+from tinysim_gym.core.brownout import supercap_run
+from tinysim_gym.core.discharge import seed_run
+from tinysim_gym.core.harvest import harvest_between as harvest_between
 from tinysim_gym.core.layout import (
     DECISION,
     DONE,
@@ -35,29 +35,22 @@ from tinysim_gym.core.layout import (
     END_OF_ARRIVALS,
     END_WORKLOAD,
     F_ACC,
-    F_CAP,
     F_D_IDLE,
-    F_LUMP_IDLE,
+    F_D_SKIP,
     F_MIN_DINF,
     F_STORE,
-    F_STORE_OFF,
-    F_TB,
     G_ACC_SUM,
-    G_COMP,
-    G_DELTA,
     G_DRAWN_IDLE,
     G_DRAWN_INF,
-    G_HARVESTED,
     G_R,
-    G_SPILLED,
     I_BUF,
     I_DEADLINE,
     I_H,
-    I_HOFF,
     I_KIND,
     I_N,
     I_PERIOD,
     I_SEED,
+    I_SKIP,
     I_SVC,
     KIND_LUMP,
     NEED_ARRIVALS,
@@ -87,8 +80,8 @@ from tinysim_gym.core.layout import (
     S_Q,
     S_QHEAD,
     S_REASON,
+    S_SKIPPED,
     S_T,
-    STORE_KIBAM,
     STORE_SUPERCAP,
     state_sizes,
 )
@@ -96,10 +89,37 @@ from tinysim_gym.core.layout import (  # the layout, for the kernels' callers
     END_NONE as END_NONE,
 )
 from tinysim_gym.core.layout import (
+    F_CAP as F_CAP,
+)
+from tinysim_gym.core.layout import (
+    F_LUMP_IDLE as F_LUMP_IDLE,
+)
+from tinysim_gym.core.layout import (
     F_R0 as F_R0,
 )
 from tinysim_gym.core.layout import (
+    F_STORE_OFF as F_STORE_OFF,
+)
+from tinysim_gym.core.layout import (
+    F_TB as F_TB,
+)
+from tinysim_gym.core.layout import (
+    G_COMP as G_COMP,
+)
+from tinysim_gym.core.layout import (
+    G_DELTA as G_DELTA,
+)
+from tinysim_gym.core.layout import (
+    G_HARVESTED as G_HARVESTED,
+)
+from tinysim_gym.core.layout import (
+    G_SPILLED as G_SPILLED,
+)
+from tinysim_gym.core.layout import (
     G_SUPERCAP as G_SUPERCAP,
+)
+from tinysim_gym.core.layout import (
+    I_HOFF as I_HOFF,
 )
 from tinysim_gym.core.layout import (
     KIND_QUEUE as KIND_QUEUE,
@@ -114,17 +134,23 @@ from tinysim_gym.core.layout import (
     S_OFF as S_OFF,
 )
 from tinysim_gym.core.layout import (
+    STORE_KIBAM as STORE_KIBAM,
+)
+from tinysim_gym.core.layout import (
     STORE_LINEAR as STORE_LINEAR,
 )
+from tinysim_gym.core.lump import apply_lump
+from tinysim_gym.core.off_events import device_off
+from tinysim_gym.core.restart import restarts
 
 
 @njit(cache=True, inline="always")
 def _charge(ST, FS, PI, PF, d, k, t0, busy):
     """Charge ``k`` ticks of ``d`` from tick ``t0``; record depletion in ``ST[S_END]``. Returns ticks run.
 
-    With a harvester (default mode only) the run's harvest is spread evenly over its ticks: the battery
-    sees the net charge per tick, capped at the capacity. A kinetic battery dies when its available well
-    empties; its total charge falls as the linear battery's does. A supercapacitor browns out below v_off.
+    A battery's run is :func:`tinysim_gym.core.battery.battery_run` (a harvester's charge spread evenly
+    over the run; a kinetic battery dies when its available well empties); a supercapacitor browns out
+    below v_off.
     """
     if k <= 0:
         return 0
@@ -139,39 +165,12 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
         ticks = k if j < 0 else j + 1
         if j >= 0:
             ST[S_END] = t0 + j + 1
-    elif PI[I_HOFF] > 0:
-        h = harvest_between(PF, PI[I_HOFF], t0, t0 + k, PF[F_TB])
-        net = d - h / k
-        if net <= 0.0:
-            r = FS[G_R] - k * net
-            j = -1
-            ticks = k
-            stored = h
-            if r > PF[F_CAP]:  # the battery is full: what does not fit spills (never below 0 by rounding)
-                stored = max(0.0, min(h, PF[F_CAP] - FS[G_R] + k * d))
-                r = PF[F_CAP]
-            FS[G_SPILLED] += h - stored
-            FS[G_HARVESTED] += stored
-        else:
-            r, j = exact_run(FS[G_R], net, k)
-            ticks = k if j < 0 else j
-            FS[G_HARVESTED] += h * ticks / k
-            if j >= 0:
-                ST[S_END] = t0 + j
     else:
-        r0 = FS[G_R]
-        if PF[F_STORE] == STORE_KIBAM:
-            o = int(PF[F_STORE_OFF])
-            FS[G_DELTA], j = kibam_run(r0, FS[G_DELTA], d, k, PF[o], PF[o + 1])
-        else:
-            _, j = exact_run(r0, d, k)
+        j = battery_run(FS, PI, PF, d, k, t0)
         ticks = k if j < 0 else j
         if j >= 0:
             ST[S_END] = t0 + j
-        y = -(ticks * d) - FS[G_COMP]  # compensated subtraction: the rounding of each run is carried over
-        r = r0 + y
-        FS[G_COMP] = (r - r0) - y
-        r = max(r, 0.0)
+        r = FS[G_R]
     FS[G_R] = r
     if busy:
         ST[S_BUSY] += ticks
@@ -262,11 +261,12 @@ def advance(ST, FS, PI, PF, arr):
                 ST[ring + (ST[S_QHEAD] + ST[S_Q]) % PI[I_BUF]] = ta
                 ST[S_Q] += 1
         if ST[S_END] >= 0:  # dead: the arrivals before the end are in, the rest are flushed
-            if PF[F_STORE] == STORE_SUPERCAP and ST[S_REASON] == END_DEPLETED:
-                if H >= 0:  # off until recharged (or the horizon)
-                    if powered_off(ST, FS, PI, PF, arr) == NEED_ARRIVALS:
-                        return NEED_ARRIVALS
-                    continue
+            supercap = PF[F_STORE] == STORE_SUPERCAP
+            if ST[S_REASON] == END_DEPLETED and H >= 0 and (supercap or (PI[I_HOFF] > 0 and restarts(PF))):
+                if device_off(ST, FS, PI, PF, arr) == NEED_ARRIVALS:  # off until recharged (or the horizon)
+                    return NEED_ARRIVALS
+                continue
+            if supercap and ST[S_REASON] == END_DEPLETED:
                 ST[S_BROWNOUTS] += 1
             ST[S_PHASE] = P_FLUSH
             continue
@@ -305,34 +305,29 @@ def advance(ST, FS, PI, PF, arr):
 
 @njit(cache=True)
 def apply(ST, FS, PI, PF, k):
-    """Serve the pending sample with model ``k`` (``0 <= k < n``), charging its inference.
+    """Serve the pending sample with model ``k`` (``0 <= k < n``), or skip it (``k == n``), charging its cost.
 
     In the default mode an inference counts only when the battery powers it to the end (or to the horizon);
-    one cut short by depletion is a lost sample (``S_DROP_AFTER``). The original counts every start.
+    one cut short by depletion is a lost sample (``S_DROP_AFTER``). The original counts every start. A skip
+    (only when ``PI[I_SKIP] >= 0``) discards the sample after the selector's ticks at the selector's charge.
     """
     n = PI[I_N]
-    k = PI[I_SVC + n + k]
     t = ST[S_T]
     H = PI[I_H]
     ST[S_DECISIONS] += 1
+    if k == n:
+        ST[S_LAST_ACTION] = n
+        s = PI[I_SKIP]
+        _charge(ST, FS, PI, PF, PF[F_D_SKIP], s if H < 0 else min(s, H - t), t, True)
+        ST[S_SKIPPED] += 1
+        ST[S_FREE] = t + s
+        ST[S_LAST_T] = t
+        ST[S_PHASE] = P_RUN
+        return
+    k = PI[I_SVC + n + k]
     ST[S_LAST_ACTION] = k
     if PI[I_KIND] == KIND_LUMP:
-        last = FS[G_R] <= 0.0
-        d_inf = PF[F_ACC + 2 * n + k]
-        FS[G_R] = FS[G_R] - d_inf
-        FS[G_R] = FS[G_R] - PF[F_LUMP_IDLE]
-        FS[G_DRAWN_INF] += d_inf
-        FS[G_DRAWN_IDLE] += PF[F_LUMP_IDLE]
-        ST[S_BUSY] += 1
-        ST[S_INF] += 1
-        ST[S_COUNTS + k] += 1
-        FS[G_ACC_SUM] += PF[F_ACC + k]
-        ST[S_FREE] = t + 1
-        ST[S_LAST_T] = t
-        if last:
-            ST[S_END] = t + 1
-            ST[S_REASON] = END_DEPLETED
-        ST[S_PHASE] = P_RUN
+        apply_lump(ST, FS, PI, PF, k)
         return
     d = PF[F_ACC + n + k]
     if PI[I_SEED] == 0 and FS[G_R] < d:

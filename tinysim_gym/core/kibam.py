@@ -28,6 +28,10 @@ The engine's energy figures keep their meaning: ``energy_mah`` (and its split in
 charge) is the charge drawn from the battery; what is still bound when the device stops is the capacity
 less that.
 
+A harvester's current enters through the available well, like the load's with the opposite sign: over a
+run, the net current ``I - I_h`` (negative while charging) has the same exact solution, and the total
+charge is capped at the capacity (:mod:`tinysim_gym.core.battery`).
+
 Everything here is in the kernels' units: time in ticks, charge in mAh, ``I`` in mAh per tick, ``k`` per
 tick.
 """

@@ -42,7 +42,8 @@ I_PERIOD = 4
 I_N = 5
 I_DEADLINE = 6  # per-sample deadline in ticks (-1: none)
 I_HOFF = 7  # offset of the harvest block in PF (0: no harvester)
-I_SVC = 8  # service ticks of each model start here, then the model that runs when each is chosen (memory
+I_SKIP = 8  # ticks a skip keeps the chip busy (the selector's latency), or -1: the scenario has no skip
+I_SVC = 9  # service ticks of each model start here, then the model that runs when each is chosen (memory
 # policy "mask": a model that does not fit is served by the most accurate one that does)
 
 # ---- float parameters (PF)
@@ -54,7 +55,8 @@ F_CAP = 4
 F_TB = 5  # timebase in ms
 F_STORE = 6  # default mode: the storage model (STORE_*)
 F_STORE_OFF = 7  # offset of its parameter block in PF (kinetic battery: [c, k per tick]; supercap: core.supercap)
-F_ACC = 8  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge;
+F_D_SKIP = 8  # per-tick charge of a skip (the selector runs at the board's inference current)
+F_ACC = 9  # accuracy of each model, then per-tick inference charge, then the seed-sync lump charge;
 # then, when I_HOFF > 0, the harvest block: [kind, ...] (see harvest_between); then the storage block
 
 # ---- storage models (PF[F_STORE]); a Peukert battery is a linear one with scaled per-tick charges
@@ -87,7 +89,8 @@ S_DEC_ARR = 20  # arrival tick of the sample being decided on
 S_DROP_OFF = 21  # supercap: samples lost while the device was off or booting (also counted in S_DROP_AFTER)
 S_BROWNOUTS = 22  # supercap: times the device turned off
 S_OFF = 23  # supercap: 0 on, 1 off (from S_END on), 2 booting (on from S_END)
-S_COUNTS = 24  # per-model inference counts, then per-model deadline misses, then the ring buffer (I_BUF)
+S_SKIPPED = 24  # samples discarded by the skip action (not in S_DROP_*)
+S_COUNTS = 25  # per-model inference counts, then per-model deadline misses, then the ring buffer (I_BUF)
 
 # ---- float state (FS)
 G_R = 0

@@ -11,6 +11,11 @@ constant-current run: every per-tick charge the kernels see is the effective one
 the engine is built, and a run costs exactly what it costs for the linear battery. A constant current then
 gives the closed-form lifetime above, and the energy figures (``energy_mah``, ``inference_charge_mah``,
 ``idle_charge_mah``) are effective charge: the share of the rated capacity each activity used.
+
+With a harvester, harvested charge counts one for one (Peukert's law is a law of discharge: charging is
+taken as ideal) and the load's charge counts as above, each over the same run of ticks
+(:mod:`tinysim_gym.core.battery`); under a constant load ``I`` and harvest ``I_h`` the battery lasts
+``C / (I (I / I_rated)^(n - 1) - I_h)``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The figures of an episode on a supercapacitor, read from the kernels' state arrays.
+"""The figures of an episode on a supercapacitor, or on a battery that restarts, from the kernels' state.
 
 ``energy_mah`` is the board's charge (inference, idle and boot); the capacitor's energy balance is in mJ:
 ``stored_mj_end - stored_mj_start == harvested_mj - load_mj - converter_loss_mj - quiescent_mj -
@@ -27,6 +27,19 @@ from tinysim_gym.core.supercap import (
     X_OFF_TICKS,
     X_V,
 )
+
+
+def restart_metrics(scenario: ScenarioConfig, st: np.ndarray, fs: np.ndarray) -> dict[str, Any]:
+    """A battery that restarts: its off, boot and brown-out figures, merged over the engine's metrics."""
+    tb = scenario.workload.timebase_ms
+    return {
+        "dropped_after_end": int(st[K.S_DROP_AFTER] - st[K.S_DROP_OFF]),
+        "dropped_off": int(st[K.S_DROP_OFF]),
+        "brownouts": int(st[K.S_BROWNOUTS]),
+        "off_time_ms": float(fs[K.G_SUPERCAP + X_OFF_TICKS]) * tb,
+        "boot_time_ms": float(fs[K.G_SUPERCAP + X_BOOT_TICKS]) * tb,
+        "boot_charge_mah": float(fs[K.G_SUPERCAP + X_BOOT_CHARGE]),
+    }
 
 
 def supercap_metrics(scenario: ScenarioConfig, st: np.ndarray, fs: np.ndarray) -> dict[str, Any]:

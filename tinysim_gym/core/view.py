@@ -40,6 +40,9 @@ class DecisionView(Protocol):
     timebase_ms: float
     horizon_ticks: int
     period_ticks: int
+    deadline_ticks: int
+    allow_skip: bool
+    n_actions: int
 
     @property
     def soc(self) -> float:
@@ -77,6 +80,21 @@ class DecisionView(Protocol):
         ...
 
     @property
+    def head_arrival_tick(self) -> int:
+        """Arrival tick of the sample being decided on."""
+        ...
+
+    @property
+    def waiting_arrival_ticks(self) -> np.ndarray:
+        """Arrival ticks of the buffered samples, oldest first."""
+        ...
+
+    @property
+    def skipped(self) -> int:
+        """Samples discarded by the skip action so far."""
+        ...
+
+    @property
     def arrivals(self) -> int:
         """Samples that have arrived so far (including the one being decided on)."""
         ...
@@ -107,7 +125,7 @@ class DecisionView(Protocol):
 
 
 class Selector(Protocol):
-    """What the engine needs of a policy: a model index for each decision.
+    """What the engine needs of a policy: a model index (or, with ``allow_skip``, the skip) for each decision.
 
     A selector may also offer ``reset(view)`` (called once per episode, before the first decision) and,
     for the compiled fast path, ``loop(view) -> (fn, params, mem)`` (a :data:`CompiledLoop` with its

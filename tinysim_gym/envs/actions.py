@@ -11,10 +11,12 @@ from tinysim_gym.core.engine import Engine
 
 
 def mask_inputs(eng: Engine) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(charge of one inference per model, always-masked models, cheapest model)`` for :meth:`action_masks`.
+    """``(charge of one action, always-masked actions, cheapest model)`` for :meth:`action_masks`.
 
-    Always masked: in sync mode a model slower than the sampling period, and models the engine marks as not
-    fitting the board's memory (``Engine.available``, when present).
+    One entry per action: each model's inference, then, with ``allow_skip``, the skip (the selector's
+    charge; never masked otherwise). Always masked: in sync mode a model slower than the sampling period,
+    and models the engine marks as not fitting the board's memory (``Engine.available``, when present).
+    The cheapest model is what stays allowed when the charge covers no action.
     """
     charge = np.asarray(eng.inference_charge_mah, dtype=np.float64)
     static = np.zeros(eng.n_models, dtype=bool)
@@ -26,6 +28,9 @@ def mask_inputs(eng: Engine) -> tuple[np.ndarray, np.ndarray, int]:
     allowed = np.flatnonzero(~static)
     pool = allowed if len(allowed) else np.arange(eng.n_models)
     cheapest = int(pool[np.argmin(charge[pool])])
+    if getattr(eng, "allow_skip", False):
+        charge = np.append(charge, eng.skip_charge_mah)
+        static = np.append(static, False)
     return charge, static, cheapest
 
 

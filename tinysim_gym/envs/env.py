@@ -42,6 +42,11 @@ class TinySimEnv(gym.Env):
         **executed as chosen**, exactly as the engine runs it (a model the battery cannot finish runs until
         the battery is empty; the sample counts as served when its first tick could be powered). Models
         that do not fit the board's memory (``memory_policy: mask``) are masked too.
+        With ``allow_skip: true`` the space is ``Discrete(n_models + 1)`` and the last index is the skip:
+        the waiting sample is discarded (no accuracy; it counts as lost in the reward's drop penalty, the
+        drop window and the weighted accuracy, and is reported as ``skipped``) at the cost of the
+        selector's latency and charge only. Its mask entry is False only when the charge left cannot pay
+        the selector.
 
     Observation space:
         ``Box(0, 1, (d,), float32)``; features in this order (optional ones only when switched on):
@@ -51,12 +56,12 @@ class TinySimEnv(gym.Env):
         ===============  ============================================================================
         soc              state of charge, remaining / capacity, clipped to [0, 1]
         buffer_fill      samples waiting in the buffer / buffer size (0 in seed-compatible sync mode)
-        recent_drops     samples dropped / samples arrived over the last ``drop_window`` decisions
+        recent_drops     samples dropped or skipped / samples arrived over the last ``drop_window`` decisions
                          (counted from the reset until that many have passed; 0 if none arrived)
         horizon_elapsed  ``obs_horizon``: decision tick / horizon tick, clipped to 1 (0 without a
                          horizon); on by default when the scenario has ``horizon_ms``
-        last_action      ``obs_last_action``: (previous model index + 1) / n_models (0 before the
-                         first decision)
+        last_action      ``obs_last_action``: (previous action index + 1) / n_actions (0 before the
+                         first decision; n_actions counts the skip when there is one)
         arrival_rate     ``obs_arrival_rate``: arrivals per tick over the drop window / the highest
                          possible rate (one per ``floor(min_interval / timebase) + 1`` ticks; one per
                          tick without a minimum interval), clipped to 1
@@ -86,7 +91,7 @@ class TinySimEnv(gym.Env):
         Per step, ``accuracy + drop_penalty`` with components in ``info["rewards"]``: ``accuracy`` = the
         chosen model's accuracy / 100 for each sample it served (0 if the battery could not start it, or,
         with ``deadline_ms``, if it finished late); ``drop_penalty`` = ``-config["drop_penalty"]`` times the
-        samples dropped during the step (default 0). With a horizon and no drop penalty, the episode return
+        samples dropped or skipped during the step (default 0). With a horizon and no drop penalty, the episode return
         divided by ``info["arrivals"]`` equals the episode's weighted accuracy / 100.
 
     Episode end:
@@ -103,7 +108,7 @@ class TinySimEnv(gym.Env):
 
     Info:
         On reset and every step: ``rewards`` (the reward's components), ``time_ms``, ``soc``, ``queue``,
-        ``inferences``, ``dropped``, ``arrivals``, ``weighted_accuracy`` (running) and ``action_mask``
+        ``inferences``, ``dropped``, ``skipped``, ``arrivals``, ``weighted_accuracy`` (running) and ``action_mask``
         (:meth:`action_masks` as ``np.int8``, 1 = allowed: Gymnasium's convention, as in Taxi); at the end
         also ``episode_metrics``. The batched vector env gives the same keys.
 
@@ -143,7 +148,7 @@ class TinySimEnv(gym.Env):
         self.render_mode = render_mode
         self.settings = s = EnvSettings(split_kwargs(config, kwargs))
         self.config = s.config
-        self.action_space = spaces.Discrete(s.n_models)
+        self.action_space = spaces.Discrete(s.n_actions)
         self.observation_space = s.observation_space()
         self._wk = s.work_row()
         self._set_scenario(s.scenario)
@@ -180,7 +185,7 @@ class TinySimEnv(gym.Env):
     def _refresh(self) -> None:
         """Cache the per-episode model figures: reward per credited sample and the mask inputs."""
         eng = self.engine
-        self._acc100 = [float(a) / 100.0 for a in eng.accuracies]
+        self._acc100 = [float(a) / 100.0 for a in eng.accuracies] + [0.0] * (eng.n_actions - eng.n_models)
         self._charge, self._static_mask, self._cheapest = mask_inputs(eng)
         self._thresholds = np.unique(self._charge)
         self._mask_lo, self._mask_hi = math.inf, -math.inf  # the cached info mask is stale
@@ -224,8 +229,8 @@ class TinySimEnv(gym.Env):
         """Serve the waiting sample(s) with model ``action``; see the class docstring."""
         if self._status != K.DECISION:
             self._not_ready()
-        if type(action) is not int or not 0 <= action < self.settings.n_models:
-            action = coerce_action(action, self.settings.n_models)
+        if type(action) is not int or not 0 <= action < self.settings.n_actions:
+            action = coerce_action(action, self.settings.n_actions)
         eng = self.engine
         obs = np.empty(self.settings.obs_dim, dtype=np.float32)
         res = env_step(eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk, obs, action, self.settings.decisions_per_step)
@@ -262,8 +267,9 @@ class TinySimEnv(gym.Env):
     def _get_info(self, res: tuple, acc: float, pen: float) -> dict[str, Any]:
         """Running metrics after the step (``res`` is the kernel's result tuple)."""
         _, _, _, tick, inf, dropped, arrivals, queue, rem, acc_sum = res
-        served = inf + dropped
         eng = self.engine
+        skipped = int(eng.ST[K.S_SKIPPED])
+        served = inf + dropped + skipped
         return {
             "rewards": {"accuracy": acc, "drop_penalty": pen},
             "time_ms": tick * eng.timebase_ms,
@@ -271,6 +277,7 @@ class TinySimEnv(gym.Env):
             "queue": queue,
             "inferences": inf,
             "dropped": dropped,
+            "skipped": skipped,
             "arrivals": arrivals,
             "weighted_accuracy": acc_sum / served if served else 0.0,
             "action_mask": self._info_mask(rem),
@@ -299,7 +306,7 @@ class TinySimEnv(gym.Env):
         return self._mask.copy()
 
     def action_masks(self) -> np.ndarray:
-        """Boolean mask of the models that can run now (True = allowed); never all False.
+        """Boolean mask of the actions that can run now (True = allowed; the skip last); never all False.
 
         Raises:
             gymnasium.error.ResetNeeded: before the first ``reset()`` (or after one that failed).

@@ -26,11 +26,13 @@ def _figures(ST, FS, PF, WK, actions, timebase_ms, drop_penalty, charge, static,
     time_ms, soc, wacc = np.empty(n), np.empty(n), np.empty(n)
     queue, inferences = np.empty(n, np.int64), np.empty(n, np.int64)
     dropped, arrivals = np.empty(n, np.int64), np.empty(n, np.int64)
+    skipped = np.empty(n, np.int64)
     mask = np.empty((n, nm), np.int8)
     for i in range(n):
         drop = ST[i, K.S_DROP_OVF] + ST[i, K.S_DROP_AFTER]
+        skipped[i] = ST[i, K.S_SKIPPED]
         credited = ST[i, K.S_INF] - ST[i, K.S_MISSES] - WK[i, W_INF0]
-        new_drops = drop - WK[i, W_DROP0]
+        new_drops = drop + skipped[i] - WK[i, W_DROP0]  # a skip is a lost sample, as in the reward
         accuracy[i] = credited * (PF[i, K.F_ACC + actions[i]] / 100.0)
         penalty[i] = -(drop_penalty * new_drops) if new_drops != 0 and drop_penalty != 0.0 else 0.0
         if ST[i, K.S_PHASE] == K.P_DECIDE:
@@ -44,7 +46,7 @@ def _figures(ST, FS, PF, WK, actions, timebase_ms, drop_penalty, charge, static,
         inferences[i] = ST[i, K.S_INF]
         dropped[i] = drop
         arrivals[i] = ST[i, K.S_ARR]
-        served = ST[i, K.S_INF] + drop
+        served = ST[i, K.S_INF] + drop + skipped[i]
         wacc[i] = FS[i, K.G_ACC_SUM] / served if served != 0 else 0.0
         any_allowed = False
         for k in range(nm):
@@ -53,7 +55,7 @@ def _figures(ST, FS, PF, WK, actions, timebase_ms, drop_penalty, charge, static,
             any_allowed |= ok
         if not any_allowed:
             mask[i, cheapest[i]] = 1
-    return accuracy, penalty, time_ms, soc, queue, inferences, dropped, arrivals, wacc, mask
+    return accuracy, penalty, time_ms, soc, queue, inferences, dropped, skipped, arrivals, wacc, mask
 
 
 def row_figures(
@@ -86,7 +88,7 @@ def row_figures(
         static: ``(rows, n_models)`` models masked whatever the charge.
         cheapest: per row, the model left allowed when the charge covers none.
     """
-    acc, pen, time_ms, soc, queue, inf, dropped, arrivals, wacc, mask = _figures(
+    acc, pen, time_ms, soc, queue, inf, dropped, skipped, arrivals, wacc, mask = _figures(
         ST, FS, PF, WK, actions, float(timebase_ms), float(drop_penalty), charge, static, cheapest
     )
     return {
@@ -96,6 +98,7 @@ def row_figures(
         "queue": queue,
         "inferences": inf,
         "dropped": dropped,
+        "skipped": skipped,
         "arrivals": arrivals,
         "weighted_accuracy": wacc,
         "action_mask": mask,

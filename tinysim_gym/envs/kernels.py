@@ -20,7 +20,7 @@ W_LEFT = 0  # decisions left in the current step
 W_MODEL = 1  # model serving the current step
 W_PHASE = 2  # 0: the next kernel call applies the model, 1: it resumes advancing (after a refill)
 W_INF0 = 3  # credited inferences (served, minus deadline misses) at the start of the step
-W_DROP0 = 4  # dropped samples at the start of the step
+W_DROP0 = 4  # lost samples (dropped or skipped) at the start of the step
 W_POS = 5  # next ring slot to write = the oldest entry (the window's start)
 W_WIN = 6  # ring slots: window length (decisions) + 1
 W_FLAGS = 7  # optional features: the FLAG_* bits below
@@ -116,11 +116,17 @@ def _extras(ST, FS, PI, PF, WK, obs, j, t, flags):
 
 
 @njit(cache=True, inline="always")
+def lost(ST):
+    """Samples lost so far, for the reward's drop penalty and the drop window: dropped plus skipped."""
+    return ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER] + ST[K.S_SKIPPED]
+
+
+@njit(cache=True, inline="always")
 def fill_obs(ST, FS, PI, PF, WK, obs):
     """Write the observation of the current state into ``obs`` (the window's oldest entry is ``WK[W_POS]``)."""
     t = _now(ST)
     arrivals = ST[K.S_ARR]
-    dropped = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    dropped = lost(ST)
     base = W_RING + 3 * WK[W_POS]
     soc = FS[K.G_R] / PF[K.F_CAP]
     obs[0] = min(max(soc, 0.0), 1.0)
@@ -134,7 +140,7 @@ def fill_obs(ST, FS, PI, PF, WK, obs):
         obs[j] = min(t / h, 1.0) if h > 0 else 0.0
         j += 1
     if flags & FLAG_LAST_ACTION:
-        obs[j] = (ST[K.S_LAST_ACTION] + 1) / PI[K.I_N]
+        obs[j] = (ST[K.S_LAST_ACTION] + 1) / (PI[K.I_N] + (PI[K.I_SKIP] >= 0))  # the skip is the last action
         j += 1
     if flags & FLAG_ARRIVAL_RATE:
         dt = t - WK[base]
@@ -150,7 +156,7 @@ def _observe(ST, FS, PI, PF, WK, obs, write):
     base = W_RING + 3 * WK[W_POS]
     WK[base] = _now(ST)
     WK[base + 1] = ST[K.S_ARR]
-    WK[base + 2] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[base + 2] = lost(ST)
     pos = WK[W_POS] + 1
     WK[W_POS] = 0 if pos >= WK[W_WIN] else pos
     if write:
@@ -163,7 +169,7 @@ def _result(status, ST, FS, WK):
     return (
         status,
         ST[K.S_INF] - ST[K.S_MISSES] - WK[W_INF0],
-        dropped - WK[W_DROP0],
+        lost(ST) - WK[W_DROP0],
         _now(ST),
         ST[K.S_INF],
         dropped,
@@ -205,7 +211,7 @@ def env_step(ST, FS, PI, PF, arr, WK, obs, k, reps):
     WK[W_MODEL] = k
     WK[W_PHASE] = 0
     WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
-    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[W_DROP0] = lost(ST)
     return env_resume(ST, FS, PI, PF, arr, WK, obs)
 
 
@@ -215,7 +221,7 @@ def env_first(ST, FS, PI, PF, WK, obs):
     WK[W_POS] = 0
     WK[W_PHASE] = 0
     WK[W_INF0] = ST[K.S_INF] - ST[K.S_MISSES]
-    WK[W_DROP0] = ST[K.S_DROP_OVF] + ST[K.S_DROP_AFTER]
+    WK[W_DROP0] = lost(ST)
     WK[W_RING:] = 0
     _observe(ST, FS, PI, PF, WK, obs, True)
     status = K.DECISION if ST[K.S_PHASE] == K.P_DECIDE else K.DONE
@@ -247,7 +253,11 @@ def batch_step(ST2, FS2, PI2, PF2, ARR2, WK2, OBS2, actions, reps, drop_penalty,
 
 @njit(cache=True, inline="always")
 def step_reward(PF, k, credited, drops, drop_penalty):
-    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty."""
+    """A step's reward: ``credited`` samples at model ``k``'s accuracy / 100, minus the drop penalty.
+
+    A skip step (``k == n``) credits nothing (``credited`` is 0; the factor read is then a finite charge), and
+    its discarded samples are in ``drops``.
+    """
     acc = credited * (PF[K.F_ACC + k] / 100.0)
     if drops and drop_penalty:
         return acc + -(drop_penalty * drops)

@@ -22,7 +22,9 @@ from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_
 from tinysim_gym.errors import ConfigError, TinySimError
 
 #: Scenario fields that may be given directly to the env (``gym.make(..., battery={...})``) as overrides.
-SCENARIO_KEYS = ("name", "description", "board", "profile", "workload", "battery", "horizon_ms", "seed_compat")
+SCENARIO_KEYS = (
+    "name", "description", "board", "profile", "workload", "battery", "horizon_ms", "seed_compat", "allow_skip",
+)
 
 #: arrival ticks buffered per engine between refills (the batched env uses the same, so that sub-envs match
 #: single envs across episodes too: later episodes continue the generator after the discarded leftovers)
@@ -71,6 +73,8 @@ class EnvSettings:
         self.feature_names = tuple(names)
         self.obs_dim = len(names)
         self.n_models = len(self.scenario.profile.models)
+        #: the models, then (``allow_skip``) the skip action as the last index
+        self.n_actions = self.n_models + int(self.scenario.allow_skip)
         self.config = cfg
 
     def _feature_switches(self, cfg: Mapping[str, Any]) -> list[str]:
@@ -149,6 +153,11 @@ class EnvSettings:
             raise TinySimError(
                 f"options.scenario: {sc.name!r} has {n} models but the action space has {self.n_models}; "
                 "make a new env for a different model set"
+            )
+        if sc.allow_skip != self.scenario.allow_skip:
+            raise TinySimError(
+                f"options.scenario.allow_skip: {sc.name!r} has allow_skip {sc.allow_skip} but the env's action "
+                f"space was made with {self.scenario.allow_skip}; make a new env to switch it"
             )
         return sc
 

@@ -38,8 +38,8 @@ class TinySimVectorEnv(VectorEnv):
     """``num_envs`` copies of :class:`~tinysim_gym.envs.env.TinySimEnv` stepped by one compiled kernel.
 
     Spaces, observations, rewards and episode ends are those of ``TinySimEnv`` (same config keys).
-    ``action_space`` is ``MultiDiscrete([n_models] * num_envs)``; :meth:`action_masks` returns a
-    ``(num_envs, n_models)`` bool array.
+    ``action_space`` is ``MultiDiscrete([n_actions] * num_envs)`` (the models, then the skip with
+    ``allow_skip``); :meth:`action_masks` returns a ``(num_envs, n_actions)`` bool array.
 
     Autoreset (the ``autoreset_mode`` keyword, declared in ``metadata["autoreset_mode"]``): ``NEXT_STEP``
     (Gymnasium's default: the step after an episode ends resets that sub-env, ignores its action and returns
@@ -118,7 +118,7 @@ class TinySimVectorEnv(VectorEnv):
         self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode is not None else None
         self._last_actions = np.zeros(n, dtype=np.int64)
         self.config = s.config
-        self.single_action_space = spaces.Discrete(s.n_models)
+        self.single_action_space = spaces.Discrete(s.n_actions)
         self.action_space = batch_space(self.single_action_space, n)
         self.single_observation_space = s.observation_space()
         self.observation_space = batch_space(self.single_observation_space, n)
@@ -144,7 +144,7 @@ class TinySimVectorEnv(VectorEnv):
         self.PI = np.zeros((n, len(e0.PI)), dtype=np.int64)
         self.PF = np.zeros((n, len(e0.PF)), dtype=np.float64)
         self.ARR = np.zeros((n, self.chunk), dtype=np.int64)
-        nm = e0.n_models
+        nm = e0.n_actions
         self._charge = np.zeros((n, nm), dtype=np.float64)
         self._static = np.zeros((n, nm), dtype=bool)
         self._cheapest = np.zeros(n, dtype=np.int64)
@@ -250,7 +250,7 @@ class TinySimVectorEnv(VectorEnv):
 
     def _actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
-        n = self.settings.n_models
+        n = self.settings.n_actions
         if a.shape != (self.num_envs,) or a.dtype.kind not in "iu":
             raise gym.error.InvalidAction(
                 f"actions: expected {self.num_envs} integer model indices, got shape {a.shape} dtype {a.dtype}"
@@ -375,7 +375,7 @@ class TinySimVectorEnv(VectorEnv):
             self._renderer.close()
 
     def action_masks(self) -> np.ndarray:
-        """``(num_envs, n_models)`` bool: the models each sub-env can run now (never a row of all False)."""
+        """``(num_envs, n_actions)`` bool: the actions each sub-env can run now (never a row of all False)."""
         if not self._started.all():
             raise gym.error.ResetNeeded("TinySimVectorEnv.action_masks() called before reset(): call reset() first")
         rem = self.FS[:, K.G_R]

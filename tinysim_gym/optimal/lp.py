@@ -35,7 +35,9 @@ Exact for sync mode (periodic arrivals and no queueing: any integer usage vector
 serving the first ``x_0`` samples with model 0, the next ``x_1`` with model 1, ..., so the LP is exact up
 to rounding one sample); a *fluid upper bound* for async mode, where random gaps and a finite buffer make
 a utilisation of 1 unreachable without drops. Deadlines (``deadline_ms``) are ignored (a relaxation) and
-a harvester's charge is counted in full, ignoring the capacity cap (also a relaxation).
+a harvester's charge is counted in full, ignoring the capacity cap (also a relaxation). The skip action
+(``allow_skip``) needs no variable: an unserved sample is free here, and a skip costs the selector's time
+and charge, so it never does better than leaving the sample unserved and the bound holds with it as is.
 
 How loose: on ``usps_tova`` / NUCLEO-L476RG the ``budget`` baseline comes within about 0.001 points of the
 bound on ``usps-l476-async-horizon`` and 0.003 points on ``usps-l476-async1`` and the interval-1 ms
@@ -209,7 +211,7 @@ def bound(scenario: ScenarioConfig | str, observed: dict[str, Any] | None = None
     ids = engine.model_ids
     avail = costs.available
     if observed is not None:
-        served_den = int(observed["inferences"]) + int(observed["dropped"])
+        served_den = _left(observed)
         gap = observed["ticks"] / max(served_den, 1)
     else:
         gap = mean_gap_ticks(sc)
@@ -245,6 +247,11 @@ def bound(scenario: ScenarioConfig | str, observed: dict[str, Any] | None = None
     )
 
 
+def _left(observed: dict[str, Any]) -> int:
+    """Samples that left the observed run: served, dropped or skipped (the weighted accuracy's denominator)."""
+    return int(observed["inferences"]) + int(observed["dropped"]) + int(observed.get("skipped", 0))
+
+
 def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):
     """Deployment horizon: variables ``x_0..x_{n-1}, z_0..z_{n-1}, T``, solved in scaled units.
 
@@ -254,7 +261,7 @@ def _horizon(sc, engine, costs, gap, budget, zero_bounds, observed):
     n = engine.n_models
     H = float(engine.horizon_ticks)
     if observed is not None:
-        N = float(int(observed["inferences"]) + int(observed["dropped"]))
+        N = float(_left(observed))
     elif sc.workload.mode == "sync":
         N = float(max(0, (engine.horizon_ticks - 1) // engine.period_ticks))  # arrivals at P, 2P, ... < H
     else:
@@ -317,7 +324,7 @@ def _until_depletion(sc, engine, costs, gap, budget, zero_bounds, observed):
     n = engine.n_models
     acc, L = costs.accuracy, costs.ticks
     if observed is not None:
-        A = float(int(observed["inferences"]) + int(observed["dropped"]))
+        A = float(_left(observed))
         T_obs = float(observed["ticks"])
         if A <= 0:
             return np.zeros(n), 0.0, T_obs, 0.0, [], 0.0
