@@ -43,8 +43,9 @@ def summary_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for task in dict.fromkeys(r["task"] for r in rows):
         mine = [r for r in rows if r["task"] == task]
-        heur = [r for r in mine if r["policy"] not in ("oracle", "upper") and not str(r["policy"]).startswith("agent")]
-        agents = [r for r in mine if str(r["policy"]).startswith("agent")]
+        heur = [r for r in mine if r["policy"] not in ("oracle", "upper") and not str(r["policy"]).startswith("agent")
+                and r["mean"] is not None]
+        agents = [r for r in mine if str(r["policy"]).startswith("agent") and r["mean"] is not None]
         oracle = next(r["mean"] for r in mine if r["policy"] == "oracle")
         best = max(heur, key=lambda r: r["mean"])
         row: dict[str, Any] = {"task": task, "best_heuristic": best["policy"], "best_heuristic_mean": best["mean"],

@@ -7,7 +7,9 @@ never depends on the order jobs finish in, and both backends give identical rows
 Rows: ``task, policy, seed_count, mean, std, normalised, certified_gap`` (weighted accuracy %, mean and sample
 standard deviation over the evaluation seeds; for an agent trained on several seeds, ``mean`` is the mean of
 the seeds' means and ``std`` their standard deviation, ``train_seeds`` says how many). ``policy`` is a
-heuristic's name, ``oracle``, ``upper`` (the smallest upper bound, no std) or ``agent:<name>``.
+heuristic's name, ``oracle``, ``upper`` (the smallest upper bound, no std) or ``agent:<name>``. A heuristic
+that cannot run a task's device (one line from it: the original's fuzzy rules need its 10 models) keeps its
+row with ``mean`` None.
 """
 
 from __future__ import annotations
@@ -56,10 +58,17 @@ def _run_job(job: Job) -> tuple[tuple[Any, ...], Any]:
     seed = seeds[0]
     if policy.agent is not None:
         return key, float(policy.run_agent(sc, seed)["weighted_accuracy"])
-    return key, float(Engine(sc, chunk=1 << 16).run(policy.selector(None), seed=seed)["weighted_accuracy"])
+    try:
+        selector = policy.selector(None)
+        return key, float(Engine(sc, chunk=1 << 16).run(selector, seed=seed)["weighted_accuracy"])
+    except TinySimError:
+        return key, None  # a heuristic that does not fit the device (the original's fuzzy rules need 10 models)
 
 
-def _stats(values: Sequence[float]) -> tuple[float, float | None]:
+def _stats(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation; None when a value is missing (a policy that cannot run the task)."""
+    if any(v is None for v in values):
+        return None, None
     mean = float(np.mean(values))
     return mean, (float(np.std(values, ddof=1)) if len(values) > 1 else None)
 
@@ -150,13 +159,14 @@ def _task_rows(t: SuiteTaskConfig, plist: Sequence[Policy], entries: Sequence[Ag
     if not ladders:
         raise TinySimError(f"task {t.name!r}: its oracle did not run")
     oracle, oracle_std = _stats([x for lad in ladders for x in lad["oracle_runs"]])
+    assert oracle is not None
     # each device's bound counts once per seed that drew it
     upper = float(sum(lad["upper"] * len(lad["oracle_runs"]) for lad in ladders) / len(seeds))
     gap = upper - oracle
-    random = float(np.mean([results[(t.name, "random", 0, s)] for s in seeds]))
+    random = _stats([results[(t.name, "random", 0, s)] for s in seeds])[0]
     rows: list[dict[str, Any]] = []
 
-    def add(policy: str, mean: float, std: float | None, train_seeds: int | None = None) -> None:
+    def add(policy: str, mean: float | None, std: float | None, train_seeds: int | None = None) -> None:
         rows.append({"task": t.name, "policy": policy, "seed_count": len(seeds), "mean": mean, "std": std,
                      "normalised": normalised(mean, random, oracle), "certified_gap": gap,
                      "train_seeds": train_seeds})
