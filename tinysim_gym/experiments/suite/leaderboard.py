@@ -44,6 +44,10 @@ class AgentEntry:
     refs: tuple[str, ...]
 
 
+#: the second part of a ladder job's key: a tuple, so that no policy label (a string; there is a heuristic
+#: named "ladder") can take it
+LADDER_KEY = ("ladder",)
+
 #: one job: (kind, key, scenario, policy or None, seeds); kind "episode", "ladder" or "ladder+hindsight"
 Job = tuple[str, tuple[Any, ...], ScenarioConfig, Policy | None, tuple[int, ...]]
 
@@ -129,7 +133,7 @@ def run_suite(
             by_device.setdefault(canonical_json(per_seed[s].model_dump(mode="json")), []).append(s)
         groups = [(g, tuple(ss)) for g, ss in enumerate(by_device.values())]
         kind = "ladder+hindsight" if hindsight else "ladder"
-        jobs += [(kind, (t.name, "ladder", g, 0), per_seed[g_seeds[0]], None, g_seeds) for g, g_seeds in groups]
+        jobs += [(kind, (t.name, LADDER_KEY, g, 0), per_seed[g_seeds[0]], None, g_seeds) for g, g_seeds in groups]
     results: dict[tuple[Any, ...], Any] = {}
     own = pool is None
     runner_pool: Pool = LocalPool() if pool is None else pool
@@ -155,7 +159,7 @@ def run_suite(
 def _task_rows(t: SuiteTaskConfig, plist: Sequence[Policy], entries: Sequence[AgentEntry], seeds: Sequence[int],
                results: Mapping[tuple[Any, ...], Any]) -> list[dict[str, Any]]:
     # in group order, never in the order the jobs finished: sums of floats depend on their order
-    ladders = [results[k] for k in sorted(k for k in results if k[0] == t.name and k[1] == "ladder")]
+    ladders = [results[k] for k in sorted(k for k in results if k[0] == t.name and k[1] == LADDER_KEY)]
     if not ladders:
         raise TinySimError(f"task {t.name!r}: its oracle did not run")
     oracle, oracle_std = _stats([x for lad in ladders for x in lad["oracle_runs"]])
