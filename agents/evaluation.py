@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from agents.loading import Agent, load_agent
+from agents.pretrained import is_pretrained
 from agents.rollout import policy_fn, run_seeds
 from agents.wrappers import observation_transform
 from tinysim_gym.config import ScenarioConfig, load_scenario
@@ -129,7 +130,7 @@ def run_agent(
     """
     if not deterministic:
         raise TinySimError("deterministic: saved agents run greedily here; stochastic play is not supported")
-    ag = _cached_agent(str(Path(path).resolve()))
+    ag = _cached_agent(str(path) if is_pretrained(path) else str(Path(path).resolve()))
     runs, _ = run_seeds(policy_fn(ag.model, ag.normalizer), ag.env_config(scenario), [int(seed)],
                         vec_env_wrappers=ag.run["hyperparams"].get("vec_env_wrapper"))
     return runs[0]

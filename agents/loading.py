@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents import hyperparams as H
 from agents.callbacks import vecnormalize_path
+from agents.pretrained import is_pretrained, pretrained_path
 from agents.run_dir import find_run_file, read_run
 from agents.safe_agent import ObsNormalizer, SafeAgent
 from agents.safe_format import load_safe, safe_paths
@@ -60,7 +61,8 @@ def load_agent(path: str | os.PathLike[str], trust_pickle: bool = False) -> Agen
 
     Args:
         path: a run directory (its ``best_model``), a model's ``.zip``, ``.agent.json`` or
-            ``.safetensors`` (``best_model``, ``final_model`` or a checkpoint).
+            ``.safetensors`` (``best_model``, ``final_model`` or a checkpoint), or ``pretrained:<task>``
+            (an agent shipped with the package, :mod:`agents.pretrained`).
         trust_pickle: unpickle a ``.zip`` (and its ``_vecnormalize.pkl``) that has no safe pair beside it.
             Unpickling runs whatever code the file names, so only for files from a trusted source.
 
@@ -68,7 +70,7 @@ def load_agent(path: str | os.PathLike[str], trust_pickle: bool = False) -> Agen
         TinySimError: a missing or unreadable model, a safe pair of another algorithm than its run, or a
             raw zip without ``trust_pickle`` (one line).
     """
-    p = Path(path)
+    p = pretrained_path(path) if is_pretrained(path) else Path(path)
     if p.is_dir():
         p = p / "best_model.zip"
     pair = safe_paths(p)

@@ -19,7 +19,8 @@ from typing import Any, TextIO
 
 from tinysim_gym.errors import TinySimError
 
-COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "export", "demo", "sweep", "plot", "dataset")
+COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "export", "demo", "sweep", "plot", "dataset",
+            "suite")
 
 
 class UsageError(TinySimError):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Iterator, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from tinysim_gym.builtin import builtin_root, builtin_stems
 from tinysim_gym.config.guards import read_mapping
 from tinysim_gym.config.randomize import draw_overrides
 from tinysim_gym.config.schema import BoardConfig, ProfileConfig, ScenarioConfig
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _Model = TypeVar("_Model", bound=BaseModel)
 _Part = TypeVar("_Part", BoardConfig, ProfileConfig)
 
-KINDS = ("boards", "profiles", "scenarios")
+KINDS = ("boards", "profiles", "scenarios", "suite")
 """The kinds of built-in config, one folder each under :func:`builtin_root`."""
 
 
@@ -105,21 +105,9 @@ def validate(model: type[_Model], data: Mapping[str, Any], what: str) -> _Model:
         raise ConfigError(_format_validation(err, what)) from None
 
 
-def builtin_root() -> Path:
-    """Directory holding the built-in configs (installed package data, or ``configs/`` in a checkout)."""
-    try:
-        root = Path(str(resources.files("tinysim_gym.configs")))
-        if (root / "boards").is_dir():
-            return root
-    except ModuleNotFoundError:
-        pass
-    return Path(__file__).resolve().parents[2] / "configs"
-
-
 def builtin_names(kind: str) -> list[str]:
-    """Names of the built-in configs of one kind (``boards``, ``profiles``, ``scenarios``, ``sweeps``)."""
-    d = builtin_root() / kind
-    return sorted(p.stem for p in d.glob("*.yaml")) if d.is_dir() else []
+    """Names of the built-in configs of one kind (``boards``, ``profiles``, ``scenarios``, ``suite``)."""
+    return builtin_stems(kind)
 
 
 def _looks_like_path(ref: str) -> bool:

@@ -15,6 +15,10 @@ def default_config() -> dict[str, Any]:
     ``scenario`` (name, path, mapping or ScenarioConfig), ``scenario_overrides`` (nested overrides),
     ``decisions_per_step`` (int >= 1), ``drop_penalty`` (>= 0), ``drop_window`` (decisions),
     ``obs_horizon`` (None = on when the scenario has a horizon), ``obs_last_action``, ``obs_arrival_rate``,
+    the controller's features ``obs_head_age`` (scale ``obs_age_scale_ms``), ``obs_harvest``,
+    ``obs_day_phase`` (day ``obs_day_ms``), ``obs_forecast`` (window ``obs_forecast_ms``, relative noise
+    ``obs_forecast_noise``), ``obs_charge_per_inference``, and ``obs_privileged_harvest`` (the exact future
+    harvest: privileged, off unless asked for); see the env's docstring for each feature,
     ``max_steps`` (agent steps per episode before ``truncated=True``; None = no limit), ``render_every_ms``
     (simulated time between rendered samples; None = the horizon / 200, or 250 ms without a horizon).
     """
@@ -27,6 +31,16 @@ def default_config() -> dict[str, Any]:
         "obs_horizon": None,
         "obs_last_action": False,
         "obs_arrival_rate": False,
+        "obs_head_age": False,
+        "obs_harvest": False,
+        "obs_day_phase": False,
+        "obs_forecast": False,
+        "obs_forecast_ms": None,
+        "obs_forecast_noise": 0.1,
+        "obs_charge_per_inference": False,
+        "obs_age_scale_ms": None,
+        "obs_day_ms": None,
+        "obs_privileged_harvest": False,
         "max_steps": None,
         "render_every_ms": None,
     }

@@ -67,7 +67,27 @@ class TinySimEnv(gym.Env):
         arrival_rate     ``obs_arrival_rate``: arrivals per tick over the drop window / the highest
                          possible rate (one per ``floor(min_interval / timebase) + 1`` ticks; one per
                          tick without a minimum interval), clipped to 1
+        head_age         ``obs_head_age``: (decision tick - the waiting sample's arrival tick) / the
+                         age scale, clipped to 1; the scale is ``obs_age_scale_ms``, else the
+                         scenario's deadline, else buffer size x the mean arrival gap
+        harvest_now      ``obs_harvest``: the harvester's current at the decision tick / its largest
+                         current (a solar peak, a constant, a trace's maximum); 0 without a harvester
+        day_sin/day_cos  ``obs_day_phase``: (1 + sin)/2 and (1 + cos)/2 of 2 pi x the phase of the day;
+                         the day is ``obs_day_ms``, else a solar harvester's period (phase 0 at its
+                         sunrise), else 24 h from tick 0
+        harvest_forecast ``obs_forecast``: the mean harvester current over the next ``obs_forecast_ms``
+                         (default the horizon / 20, or 60 s) / the largest current, times
+                         ``1 + obs_forecast_noise x N(0, 1)`` (a fresh draw per decision, from a
+                         stream keyed by the reset seed), clipped to [0, 1]
+        charge_per_      ``obs_charge_per_inference``: one feature per model, the charge of one of its
+        inference_k      inferences / the charge left, clipped to 1 (1 when nothing is left)
+        privileged_      ``obs_privileged_harvest``: the *exact* forecast (no noise). Privileged: a
+        harvest          real device cannot know its future harvest; for oracle-style ablations only
         ===============  ============================================================================
+
+        Apart from ``obs_privileged_*``, every feature is computed from what the device has seen up to
+        the decision (its own charge, buffer, clock and past events) and the declared noisy forecast:
+        never from the hidden workload state or future arrivals.
 
     Rewards:
         Per step, ``accuracy + drop_penalty`` with components in ``info["rewards"]``: ``accuracy`` = the
@@ -100,7 +120,9 @@ class TinySimEnv(gym.Env):
             overrides; the scenario fields ``board profile workload battery horizon_ms seed_compat name
             description`` may also be passed directly), ``decisions_per_step`` (int >= 1),
             ``drop_penalty`` (>= 0), ``drop_window`` (decisions), ``obs_horizon`` (None = auto),
-            ``obs_last_action``, ``obs_arrival_rate``, ``max_steps`` (None = no limit), ``render_every_ms``.
+            ``obs_last_action``, ``obs_arrival_rate``, the feature switches above with their scales
+            (``obs_age_scale_ms``, ``obs_day_ms``, ``obs_forecast_ms``, ``obs_forecast_noise``),
+            ``max_steps`` (None = no limit), ``render_every_ms``.
         render_mode: ``None``, ``"ansi"`` (a one-line text status), ``"human"`` (a live matplotlib dashboard
             of charge, buffer, model, running weighted accuracy and harvest over simulated time, redrawn every
             ``render_every_ms``; no pygame, and harmless under a non-interactive backend such as Agg) or
@@ -201,6 +223,7 @@ class TinySimEnv(gym.Env):
         self._refresh()
         self._arrays = (eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk)  # a reset makes new state arrays
         obs = np.empty(self._obs_dim, dtype=np.float32)
+        self.settings.prime(self._wk, self.scenario, seed)
         self._status = env_first_into(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs, self._out_i, self._out_f)
         eng.set_status(self._status)
         self._elapsed = 0

@@ -9,9 +9,11 @@ are the same layouts, so both give identical numbers.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.harvest import harvest_between
 
 # ---- per-env int64 work row: control words, then a ring of (tick, arrivals, dropped) per recent decision
 W_LEFT = 0  # decisions left in the current step
@@ -21,12 +23,28 @@ W_INF0 = 3  # credited inferences (served, minus deadline misses) at the start o
 W_DROP0 = 4  # lost samples (dropped or skipped) at the start of the step
 W_POS = 5  # next ring slot to write = the oldest entry (the window's start)
 W_WIN = 6  # ring slots: window length (decisions) + 1
-W_FLAGS = 7  # optional features: 1 horizon fraction, 2 last action, 4 arrival rate
-W_RING = 8
+W_FLAGS = 7  # optional features: the FLAG_* bits below
+W_KEY = 8  # the episode's forecast-noise key (a chain of hashes from the reset seed)
+W_HSCALE = 9  # the harvester's largest current, in nA (the harvest features' scale; 0: no harvester)
+W_FWIN = 10  # forecast window, ticks
+W_NOISE = 11  # forecast noise: relative standard deviation, in parts per million
+W_AGE = 12  # head-age scale, ticks (the deadline, or the buffer's fill time)
+W_DAY = 13  # day length, ticks
+W_DAY0 = 14  # tick of the day's start (sunrise of a solar harvester)
+W_RING = 15
 
 FLAG_HORIZON = 1
 FLAG_LAST_ACTION = 2
 FLAG_ARRIVAL_RATE = 4
+FLAG_HEAD_AGE = 8
+FLAG_HARVEST = 16
+FLAG_DAY_PHASE = 32
+FLAG_FORECAST = 64
+FLAG_CHARGE = 128
+FLAG_PRIV_HARVEST = 256
+
+_TWO_PI = 6.283185307179586
+_MASK62 = (1 << 62) - 1
 
 
 @njit(cache=True, inline="always")
@@ -35,6 +53,66 @@ def _now(ST):
     if ST[K.S_PHASE] == K.P_DECIDE:
         return ST[K.S_T]
     return ST[K.S_END] if ST[K.S_END] >= 0 else ST[K.S_FREE]
+
+
+@njit(cache=True)
+def mix_key(x):
+    """A 62-bit hash of ``x`` (splitmix64's finaliser): the forecast noise's counter-based generator."""
+    z = (x * 0x5851F42D4C957F2D + 0x14057B7EF767814F) & _MASK62
+    z = ((z ^ (z >> 29)) * 0x3C6EF372FE94F82B) & _MASK62
+    z = ((z ^ (z >> 31)) * 0x2545F4914F6CDD1D) & _MASK62
+    return z ^ (z >> 27)
+
+
+@njit(cache=True)
+def _gauss(key, n):
+    """A standard normal draw for counter ``n`` of stream ``key`` (Box-Muller over two hashed uniforms)."""
+    a = mix_key(key ^ mix_key(2 * n + 1))
+    b = mix_key(key ^ mix_key(2 * n + 2))
+    u1 = (a + 1.0) / (_MASK62 + 2.0)
+    u2 = b / (_MASK62 + 1.0)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+
+
+@njit(cache=True)
+def _extras(ST, FS, PI, PF, WK, obs, j, t, flags):
+    """The optional features after the first ones: only what a real controller could know (see the env)."""
+    if flags & FLAG_HEAD_AGE:
+        age = t - ST[K.S_DEC_ARR] if ST[K.S_PHASE] == K.P_DECIDE else 0
+        obs[j] = min(max(age / WK[W_AGE], 0.0), 1.0) if WK[W_AGE] > 0 else 0.0
+        j += 1
+    off = PI[K.I_HOFF]
+    scale = WK[W_HSCALE] * 1e-6  # mA
+    tb = PF[K.F_TB]
+    if flags & FLAG_HARVEST:
+        now = harvest_between(PF, off, t, t + 1, tb) / (tb / 3.6e6) if off > 0 else 0.0
+        obs[j] = min(max(now / scale, 0.0), 1.0) if scale > 0 else 0.0
+        j += 1
+    if flags & FLAG_DAY_PHASE:
+        x = _TWO_PI * ((t - WK[W_DAY0]) % WK[W_DAY]) / WK[W_DAY]
+        obs[j] = 0.5 + 0.5 * np.sin(x)
+        obs[j + 1] = 0.5 + 0.5 * np.cos(x)
+        j += 2
+    mean = 0.0
+    if flags & (FLAG_FORECAST | FLAG_PRIV_HARVEST) and off > 0 and scale > 0:
+        w = WK[W_FWIN]
+        mean = harvest_between(PF, off, t, t + w, tb) / (w * tb / 3.6e6) / scale
+    if flags & FLAG_FORECAST:
+        noisy = mean * (1.0 + WK[W_NOISE] * 1e-6 * _gauss(WK[W_KEY], ST[K.S_DECISIONS])) if mean > 0 else 0.0
+        obs[j] = min(max(noisy, 0.0), 1.0)
+        j += 1
+    if flags & FLAG_CHARGE:
+        n = PI[K.I_N]
+        rem = FS[K.G_R]
+        for k in range(n):
+            if PI[K.I_KIND] == K.KIND_LUMP:
+                q = PF[K.F_ACC + 2 * n + k]
+            else:
+                q = PF[K.F_ACC + n + k] * PI[K.I_SVC + k]
+            obs[j] = min(q / rem, 1.0) if rem > 0 else 1.0
+            j += 1
+    if flags & FLAG_PRIV_HARVEST:
+        obs[j] = min(max(mean, 0.0), 1.0)
 
 
 @njit(cache=True, inline="always")
@@ -67,6 +145,9 @@ def fill_obs(ST, FS, PI, PF, WK, obs):
     if flags & FLAG_ARRIVAL_RATE:
         dt = t - WK[base]
         obs[j] = min(da * PI[K.I_PERIOD] / dt, 1.0) if dt > 0 and da > 0 else 0.0
+        j += 1
+    if flags >= FLAG_HEAD_AGE:
+        _extras(ST, FS, PI, PF, WK, obs, j, t, flags)
 
 
 @njit(cache=True, inline="always")

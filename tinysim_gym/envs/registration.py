@@ -19,6 +19,10 @@ stays None because a ``TimeLimit`` wrapper's truncation is invisible to the env)
 settings as keywords there. ``tinysim train`` builds its envs from its own configs (each naming its
 ``decisions_per_step``), not from these ids.
 
+The benchmark suite's tasks (``configs/suite/<task>.yaml``, see ``docs/suite.md``) are registered as
+``tinysim/TinySim-<Task>-v0`` (and without the namespace) by :mod:`tinysim_gym.envs.suite_env`, whose entry
+points read the task file when the env is made; ``gym.spec(id).kwargs`` holds just ``{"task": name}``.
+
 Every id has ``vector_entry_point`` :class:`tinysim_gym.envs.vector_env.TinySimVectorEnv`, so
 ``gym.make_vec(id, num_envs=N)`` steps all copies in one compiled call (``vectorization_mode="sync"``
 gives Gymnasium's ``SyncVectorEnv`` instead); both give the same infos.
@@ -30,6 +34,7 @@ from typing import Any
 
 import gymnasium as gym
 
+from tinysim_gym.builtin import builtin_stems, suite_env_name
 from tinysim_gym.envs.defaults import default_config
 
 ENTRY_POINT = "tinysim_gym.envs.env:TinySimEnv"
@@ -61,8 +66,22 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 
 
+SUITE_ENTRY_POINT = "tinysim_gym.envs.suite_env:make_task_env"
+SUITE_VECTOR_ENTRY_POINT = "tinysim_gym.envs.suite_env:make_task_vector_env"
+
+
+def register_suite() -> None:
+    """Register every built-in task of the suite that is not registered yet (namespaced and plain)."""
+    for task in builtin_stems("suite"):
+        for env_id in (f"{NAMESPACE}/{suite_env_name(task)}", suite_env_name(task)):
+            if env_id not in gym.registry:
+                gym.register(id=env_id, entry_point=SUITE_ENTRY_POINT, vector_entry_point=SUITE_VECTOR_ENTRY_POINT,
+                             kwargs={"task": task}, nondeterministic=False)
+
+
 def register_envs() -> None:
-    """Register every id in :data:`ENV_IDS` that is not registered yet."""
+    """Register every id in :data:`ENV_IDS` and every suite task that is not registered yet."""
+    register_suite()
     for env_id, kwargs in ENV_IDS.items():
         if env_id in gym.registry:
             continue

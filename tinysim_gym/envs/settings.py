@@ -7,6 +7,7 @@ Keyword arguments split into env settings and scenario overrides (:func:`split_k
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,8 @@ import numpy as np
 from gymnasium import spaces
 
 from tinysim_gym.config import ScenarioConfig, load_scenario, sample_scenario
+from tinysim_gym.core.harvest import harvest_block
+from tinysim_gym.envs import kernels as EK
 from tinysim_gym.envs.defaults import default_config
 from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_ACTION, W_FLAGS, W_RING, W_WIN
 from tinysim_gym.errors import ConfigError, TinySimError
@@ -64,6 +67,7 @@ class EnvSettings:
             if value:
                 self.flags |= flag
                 names.append(key[4:] if key != "obs_horizon" else "horizon_elapsed")
+        names += self._feature_switches(cfg)
         self.max_steps = None if cfg["max_steps"] is None else _int(cfg, "max_steps", 1, 1_000_000_000)
         self.render_every_ms = _render_every_ms(cfg["render_every_ms"], self.scenario)
         self.feature_names = tuple(names)
@@ -72,6 +76,63 @@ class EnvSettings:
         #: the models, then (``allow_skip``) the skip action as the last index
         self.n_actions = self.n_models + int(self.scenario.allow_skip)
         self.config = cfg
+
+    def _feature_switches(self, cfg: Mapping[str, Any]) -> list[str]:
+        """Validate the feature switches a real controller could have (and the privileged one); their names."""
+        names: list[str] = []
+        self._scale: tuple[ScenarioConfig | None, int] = (None, 0)
+        n = len(self.scenario.profile.models)
+        for key, flag, added in (
+            ("obs_head_age", EK.FLAG_HEAD_AGE, ["head_age"]),
+            ("obs_harvest", EK.FLAG_HARVEST, ["harvest_now"]),
+            ("obs_day_phase", EK.FLAG_DAY_PHASE, ["day_sin", "day_cos"]),
+            ("obs_forecast", EK.FLAG_FORECAST, ["harvest_forecast"]),
+            ("obs_charge_per_inference", EK.FLAG_CHARGE, [f"charge_per_inference_{k}" for k in range(n)]),
+            ("obs_privileged_harvest", EK.FLAG_PRIV_HARVEST, ["privileged_harvest"]),
+        ):
+            value = cfg[key]
+            if not isinstance(value, bool | np.bool_):
+                raise ConfigError(f"env.{key}: expected true or false, got {value!r}")
+            if value:
+                self.flags |= flag
+                names += added
+        self.forecast_ms = _optional_ms(cfg, "obs_forecast_ms")
+        self.age_scale_ms = _optional_ms(cfg, "obs_age_scale_ms")
+        self.day_ms = _optional_ms(cfg, "obs_day_ms")
+        noise = cfg["obs_forecast_noise"]
+        if isinstance(noise, bool) or not isinstance(noise, int | float) or not 0 <= noise <= 10:
+            raise ConfigError(f"env.obs_forecast_noise: expected a relative standard deviation in 0..10, got {noise!r}")
+        self.forecast_noise = float(noise)
+        return names
+
+    def prime(self, wk: np.ndarray, scenario: ScenarioConfig, seed: int | None) -> None:
+        """Write the episode's feature scales into ``wk`` before its first observation.
+
+        The scales depend on the episode's scenario (a ``randomize`` draw may change it); the forecast-noise
+        key follows from the reset seed, and without one from the previous key, so a sub-env of the batched
+        env seeded ``s`` sees the noise of a single env seeded ``s``, episode after episode.
+        """
+        tb = scenario.workload.timebase_ms
+        if self.flags & (EK.FLAG_HARVEST | EK.FLAG_FORECAST | EK.FLAG_PRIV_HARVEST):
+            if self._scale[0] is not scenario:  # a trace harvester is read once per scenario, not per reset
+                self._scale = (scenario, round(harvest_scale_ma(scenario) * 1e6))
+            wk[EK.W_HSCALE] = self._scale[1]
+        horizon = scenario.horizon_ms
+        forecast = self.forecast_ms or (horizon / 20.0 if horizon else 60_000.0)
+        wk[EK.W_FWIN] = max(1, round(forecast / tb))
+        wk[EK.W_NOISE] = round(self.forecast_noise * 1e6)
+        wk[EK.W_AGE] = max(1, round(age_scale_ms(scenario, self.age_scale_ms) / tb))
+        h = scenario.harvester
+        solar = h is not None and h.kind == "solar"
+        day = self.day_ms or (h.period_ms if solar and h is not None else 86_400_000.0)
+        wk[EK.W_DAY] = max(1, round(day / tb))
+        wk[EK.W_DAY0] = round(h.phase_ms / tb) if solar and h is not None else 0
+        if seed is not None:
+            wk[EK.W_KEY] = EK.mix_key(int(seed) & ((1 << 62) - 1))
+        elif wk[EK.W_KEY] == 0:
+            wk[EK.W_KEY] = EK.mix_key(secrets.randbits(62))
+        else:
+            wk[EK.W_KEY] = EK.mix_key(int(wk[EK.W_KEY]))
 
     def work_row(self) -> np.ndarray:
         """A fresh int64 work row (control words and the window ring)."""
@@ -120,6 +181,40 @@ def _int(cfg: Mapping[str, Any], key: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int | np.integer) or not lo <= v <= hi:
         raise ConfigError(f"env.{key}: expected an integer in {lo}..{hi}, got {v!r}")
     return int(v)
+
+
+def _optional_ms(cfg: Mapping[str, Any], key: str) -> float | None:
+    v = cfg[key]
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not 0 < v <= 1e12:
+        raise ConfigError(f"env.{key}: expected a number of milliseconds in (0, 1e12] or None, got {v!r}")
+    return float(v)
+
+
+def harvest_scale_ma(scenario: ScenarioConfig) -> float:
+    """The harvester's largest current (mA): the scale of ``harvest_now`` and ``harvest_forecast`` (0: none)."""
+    h = scenario.harvester
+    if h is None:
+        return 0.0
+    if h.kind == "constant":
+        return float(h.current_ma or 0.0)
+    if h.kind == "solar":
+        return float(h.peak_current_ma or 0.0)
+    block = harvest_block(scenario)
+    assert block is not None
+    m = int(block[1])
+    return float(np.max(block[2 + m : 2 + 2 * m]))
+
+
+def age_scale_ms(scenario: ScenarioConfig, given: float | None) -> float:
+    """The head-age scale (ms): ``given``, else the deadline, else the time a full buffer takes to arrive."""
+    if given is not None:
+        return given
+    if scenario.deadline_ms is not None:
+        return scenario.deadline_ms
+    gap = scenario.workload.mean_gap_ms() or scenario.workload.min_interval_ms or 1.0
+    return scenario.workload.buffer_size * gap
 
 
 def _render_every_ms(value: Any, scenario: ScenarioConfig) -> float:

@@ -189,6 +189,7 @@ class TinySimVectorEnv(VectorEnv):
         if not eng.reset(seed=seed, rng=rng):
             raise TinySimError(f"scenario {self.scenarios[i].name!r}: the episode ends before the first decision")
         self._bind(i)
+        self.settings.prime(self.WK[i], self.scenarios[i], seed)
         res = env_first(self.ST[i], self.FS[i], self.PI[i], self.PF[i], self.WK[i], self.OBS[i])
         self._status[i] = res[0]
         self._steps[i] = 0

@@ -19,7 +19,8 @@ from typing import Any
 from tinysim_gym.atomic import write_text
 
 __all__ = ["MODEL_COUNTS_PREFIX", "TABLE_COLUMNS", "canonical_json", "certificate_lines", "csv_text", "dumps",
-           "format_table", "json_ready", "model_count_columns", "rows_csv", "rows_json", "write_csv"]
+           "format_table", "json_ready", "markdown_table", "model_count_columns", "rows_csv", "rows_json",
+           "write_csv"]
 
 #: every table (compare, evaluate, sweep) names the count of model ``<id>`` ``model_counts.<id>``: the
 #: dotted path of the metrics' ``model_counts`` mapping, as every other nested field is named
@@ -171,3 +172,19 @@ def certificate_lines(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         f"upper = min(lp {cert['weighted_accuracy']:.3f}, hindsight {hind_text}) = {cert['upper']:.3f} %",
         f"certified gap = upper - oracle {cert['oracle']:.3f} = {cert['certified_gap']:.3f} points",
     ]
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
+    """A GitHub Markdown table of ``rows``: one column per ``(row key, header, format)``; ``-`` for None."""
+
+    def cell(r: Mapping[str, Any], key: str, fmt: str) -> str:
+        v = r.get(key)
+        if v is None:
+            return "-"
+        text = fmt.format(v) if isinstance(v, int | float | str) else str(v)
+        return text.replace("|", "\\|")
+
+    out = ["| " + " | ".join(h for _, h, _ in columns) + " |",
+           "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
+    out += ["| " + " | ".join(cell(r, k, f) for k, _, f in columns) + " |" for r in rows]
+    return "\n".join(out) + "\n"

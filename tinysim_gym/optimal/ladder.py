@@ -22,31 +22,42 @@ from tinysim_gym.optimal.oracle import solve
 from tinysim_gym.optimal.selector import OracleSelector
 
 
-def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float) -> dict[str, Any]:
+def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float,
+                hindsight: bool = True) -> dict[str, Any]:
     """The upper rungs over ``seeds`` and the gap they certify for an oracle mean of ``oracle`` (%).
 
+    Args:
+        scenario: the scenario.
+        seeds: episode seeds of the hindsight bound (the oracle's seeds).
+        oracle: the oracle's mean weighted accuracy over those seeds (%).
+        hindsight: False leaves the offline bound out (``upper`` is then the LP): it costs seconds per seed.
+
     Returns:
-        ``lp``, ``hindsight`` (None until depletion), ``oracle``, ``upper = min(lp, hindsight)`` and
+        ``lp``, ``hindsight`` (None until depletion or when left out), ``oracle``, ``upper = min(lp, hindsight)`` and
         ``certified_gap = upper - oracle``.
     """
     lp = float(bound(scenario).weighted_accuracy)
-    per_seed = [hindsight_seed(scenario, s) for s in seeds]
+    per_seed = [hindsight_seed(scenario, s) for s in seeds] if hindsight else [None]
     hind = None if any(v is None for v in per_seed) else float(np.mean([v for v in per_seed if v is not None]))
     upper = lp if hind is None else min(lp, hind)
     return {"lp": lp, "hindsight": hind, "oracle": oracle, "upper": upper, "certified_gap": upper - oracle}
 
 
-def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool = True) -> dict[str, Any]:
+def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool = True,
+           hindsight: bool = True) -> dict[str, Any]:
     """The ladder of ``scenario`` over ``seeds``, as weighted accuracy %.
 
     Args:
         scenario: a config, or a built-in name / path.
         seeds: episode seeds (the same for the oracle and the hindsight bound).
         observed: also run the oracle restricted to the agent's observation (``oracle_observed``).
+        hindsight: also solve the hindsight bound (an offline DP over every tick of each seed: the slow
+            rung); without it ``hindsight`` is None and ``upper`` is the LP bound.
 
     Returns:
         ``lp``, ``hindsight`` (None until depletion), ``oracle``, ``upper``, ``certified_gap``, plus
-        ``oracle_observed`` (or None), ``seeds`` and ``solve_s`` (the DP's solve time; 0 from the cache).
+        ``oracle_observed`` (or None), ``oracle_runs`` (the oracle's weighted accuracy per seed), ``seeds`` and
+        ``solve_s`` (the DP's solve time; 0 from the cache).
     """
     sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
     sol = solve(sc)
@@ -55,8 +66,9 @@ def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool 
     if observed:
         obs = float(np.mean([Engine(sc, chunk=1 << 16).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"]
                              for s in seeds]))
-    return certificate(sc, seeds, float(np.mean(runs))) | {
+    return certificate(sc, seeds, float(np.mean(runs)), hindsight) | {
         "oracle_observed": obs,
+        "oracle_runs": [float(r) for r in runs],
         "seeds": list(seeds),
         "solve_s": 0.0 if sol.stats.get("cached") else float(sol.stats["solve_s"]),
     }
