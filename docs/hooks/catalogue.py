@@ -80,7 +80,8 @@ def scenarios_table() -> str:
         model = getattr(s.battery, "model", "linear")
         extras += [f"{model} battery"] if model != "linear" else []
         horizon = "until depleted" if s.horizon_ms is None else f"{s.horizon_ms / 1000:g} s"
-        rows.append([s.name, s.board.name, s.profile.name, f"{w.mode}, {w.process}, {w.min_interval_ms:g} ms",
+        interval = "-" if w.min_interval_ms is None else f"{w.min_interval_ms:g} ms"  # a Poisson stream has none
+        rows.append([s.name, s.board.name, s.profile.name, f"{w.mode}, {w.process}, {interval}",
                      w.buffer_size, s.battery.capacity_mah, horizon, "yes" if s.seed_compat else "",
                      ", ".join(extras), s.description])
     return _table(["scenario", "board", "profile", "workload (mode, process, interval)", "buffer",

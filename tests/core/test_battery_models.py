@@ -14,9 +14,9 @@ import mpmath
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
-from scipy.special import lambertw
 
 from baselines.original import FuzzySelector, StaticSelector
+from tests.support.closed_form import kibam_lifetime_s
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
@@ -40,20 +40,6 @@ def constant_load(current_ma: float, capacity_mah: float, battery: dict[str, Any
 
 def run(sc: Any, seed: int = 1) -> dict[str, Any]:
     return Engine(sc).run(StaticSelector(0), seed=seed)
-
-
-def kibam_lifetime_s(capacity_mah: float, current_ma: float, c: float, k_per_s: float) -> float:
-    """Time (s) until the available well of a KiBaM battery, both wells full, empties at a constant current.
-
-    ``h1(t) = C - I t - B (1 - exp(-k' t))`` with ``B = (1 - c)^2 I / k`` and ``k' = k / (c (1 - c))``;
-    ``h1 = 0`` solves as ``t = A / I + W(k' B / I exp(-k' A / I)) / k'`` with ``A = C - B``.
-    """
-    i = current_ma / 3600.0  # mAh per s
-    kp = k_per_s / (c * (1 - c))
-    b = (1 - c) ** 2 * i / k_per_s
-    a = capacity_mah - b
-    z = kp * b / i * math.exp(-kp * a / i)
-    return a / i + float(lambertw(z).real) / kp
 
 
 # ------------------------------------------------------------------------------------------ KiBaM
@@ -283,8 +269,7 @@ def test_battery_model_parameters_are_validated(battery, field):
     assert field in str(info.value) and "\n" not in str(info.value)
 
 
-def test_battery_models_take_no_harvester():
-    with pytest.raises(ConfigError) as info:
-        load_scenario("solar-l476-async-horizon", battery={"model": "kibam", "kibam": {"c": 0.5, "k_per_s": 1.0}})
-    assert "harvester" in str(info.value)
+def test_battery_models_take_a_harvester():  # charging: tests/core/test_battery_harvest.py
+    sc = load_scenario("solar-l476-async-horizon", battery={"model": "kibam", "kibam": {"c": 0.5, "k_per_s": 1.0}})
+    assert sc.battery.model == "kibam" and sc.harvester is not None
     assert load_scenario("usps-l476-async1").battery.is_linear
