@@ -63,6 +63,7 @@ def test_the_env_reference_comes_from_the_docstrings(site):
 
 
 def test_a_new_config_file_appears_in_the_catalogue_without_an_edit(tmp_path, monkeypatch):
+    from tinysim_gym import builtin
     from tinysim_gym.config import loading
 
     configs = tmp_path / "configs"
@@ -70,10 +71,13 @@ def test_a_new_config_file_appears_in_the_catalogue_without_an_edit(tmp_path, mo
     (configs / "boards" / "NEW-BOARD.yaml").write_text(
         "name: NEW-BOARD\ninference_current_ma: 4.5\nidle_current_ma: 0.002\nram_kb: 320\n")
     monkeypatch.setattr(loading, "builtin_root", lambda: configs)
+    monkeypatch.setattr(builtin, "builtin_root", lambda: configs)
     table = _hook().boards_table().splitlines()
-    assert "ram_kb" in table[0]  # a field one board sets becomes a column
+    header = [c.strip() for c in table[0].strip("|").split("|")]
     row = next(r for r in table if r.startswith("| NEW-BOARD |"))
-    assert [c.strip() for c in row.strip("|").split("|")] == ["NEW-BOARD", "4.5", "0.002", "320"]
+    cells = dict(zip(header, (c.strip() for c in row.strip("|").split("|")), strict=True))
+    assert {k: cells[k] for k in ("inference_current_ma", "idle_current_ma", "ram_kb")} == {
+        "inference_current_ma": "4.5", "idle_current_ma": "0.002", "ram_kb": "320"}
     assert len(table) == 2 + len(list(configs.glob("boards/*.yaml")))
 
 
