@@ -34,6 +34,10 @@ def draw_usage(ax: Any, usage: Mapping[str, Any] | None, title: str) -> None:
         tot = d.sum(axis=1, keepdims=True)
         share = np.divide(d, tot, out=np.zeros_like(d), where=tot > 0)
         used = [k for k in range(c.shape[1]) if c[-1, k] > 0]
+        if not used:  # every sample dropped or skipped: nothing to stack
+            ax.text(0.5, 0.5, "no inference in this episode", ha="center", va="center", transform=ax.transAxes)
+            ax.set_title(title)
+            return
         ax.stackplot(t[1:], *[share[:, k] for k in used], labels=[f"model {ids[k]}" for k in used], step="pre")
         ax.set_ylim(0, 1)
         ax.legend(loc="upper right", fontsize=7, ncol=2)
