@@ -11,6 +11,7 @@ import baselines
 from baselines import make, run_episode
 from tests.support import PUBLISHED
 from tests.support.search import open_loop_leaves
+from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
@@ -18,15 +19,6 @@ from tinysim_gym.optimal.lp import bound, model_costs
 
 TRAINING = ("usps-l476-async-horizon", "usps-l476-async1")
 
-TINY_BOARD = {"name": "tiny", "inference_current_ma": 10.0, "idle_current_ma": 0.01}
-TINY_PROFILE = {
-    "name": "tiny3",
-    "models": [
-        {"id": "big", "accuracy": 90.0, "latency_ms": 0.05},
-        {"id": "mid", "accuracy": 80.0, "latency_ms": 0.02},
-        {"id": "small", "accuracy": 60.0, "latency_ms": 0.01},
-    ],
-}
 
 
 def tiny(mode: str, horizon_ms: float | None, capacity: float, interval: float = 0.06, buffer: int = 2):

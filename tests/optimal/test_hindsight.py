@@ -7,19 +7,10 @@ import pytest
 
 import baselines
 from tests.support.search import open_loop_leaves
+from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.optimal.hindsight import hindsight, hindsight_seed, realised_arrivals
-
-TINY_BOARD = {"name": "tiny", "inference_current_ma": 10.0, "idle_current_ma": 0.01}
-TINY_PROFILE = {
-    "name": "tiny3",
-    "models": [
-        {"id": "big", "accuracy": 90.0, "latency_ms": 0.05},
-        {"id": "mid", "accuracy": 80.0, "latency_ms": 0.02},
-        {"id": "small", "accuracy": 60.0, "latency_ms": 0.01},
-    ],
-}
 
 
 def tiny(horizon_ms=0.3, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_ms=None, skip_ms=None):

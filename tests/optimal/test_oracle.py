@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import baselines
+from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
 from tinysim_gym.config import load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
@@ -20,16 +21,6 @@ from tinysim_gym.optimal.lp import bound
 from tinysim_gym.optimal.mdp import build_model
 from tinysim_gym.optimal.oracle import solve, upper_hull
 from tinysim_gym.optimal.selector import MMPPReplay, OracleSelector
-
-TINY_BOARD = {"name": "tiny", "inference_current_ma": 10.0, "idle_current_ma": 0.01}
-TINY_PROFILE = {
-    "name": "tiny3",
-    "models": [
-        {"id": "big", "accuracy": 90.0, "latency_ms": 0.05},
-        {"id": "mid", "accuracy": 80.0, "latency_ms": 0.02},
-        {"id": "small", "accuracy": 60.0, "latency_ms": 0.01},
-    ],
-}
 
 
 def tiny(horizon_ms=0.2, capacity=1.0, interval=0.02, p=0.5, buffer=2, deadline_ms=None, **extra):

@@ -282,6 +282,8 @@ class TinySimEnv(gym.Env):
             mask = self._mask.copy()
         else:
             mask = self._info_mask(rem)
+        # the same keys as infos.row_figures builds for the vector envs, written out here: a call per step
+        # would cost the single env's hot path; tests/envs checks that every mode gives the same keys
         return {
             "rewards": {"accuracy": acc, "drop_penalty": pen},
             "time_ms": time_ms,
