@@ -21,7 +21,8 @@ from tinysim_gym.config import ScenarioConfig, randomize_variants, sample_scenar
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import coerce_action, mask_inputs
-from tinysim_gym.envs.kernels import env_first_into, env_resume_into, env_step_into, fill_obs
+from tinysim_gym.envs.handle_kernels import env_resume_at, env_step_at, state_handle
+from tinysim_gym.envs.kernels import env_first_into, fill_obs
 from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, default_config, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
@@ -222,6 +223,7 @@ class TinySimEnv(gym.Env):
             raise
         self._refresh()
         self._arrays = (eng.ST, eng.FS, eng.PI, eng.PF, eng.arr, self._wk)  # a reset makes new state arrays
+        self._handle = self._state_handle()
         obs = np.empty(self._obs_dim, dtype=np.float32)
         self.settings.prime(self._wk, self.scenario, seed)
         self._status = env_first_into(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs, self._out_i, self._out_f)
@@ -240,19 +242,20 @@ class TinySimEnv(gym.Env):
         if type(action) is not int or not 0 <= action < n:
             action = coerce_action(action, n)
         obs = np.empty(self._obs_dim, dtype=np.float32)
-        out_i, out_f = self._out_i, self._out_f
-        status = env_step_into(*self._arrays, obs, action, self._reps, out_i, out_f)
+        handle = self._handle
+        status = env_step_at(handle, obs, action, self._reps)
         while status == _NEED_ARRIVALS:
             self.engine.refill_arrivals()
-            status = env_resume_into(*self._arrays, obs, out_i, out_f)
+            status = env_resume_at(handle, obs)
         self._status = status
         if status == _DONE:
             self.engine.set_status(status)  # the engine's view says DECISION from its reset until this end
-        credited, new_drops = out_i[:2].tolist()
+        figures = self._out_i.tolist()
+        credited, new_drops = figures[0], figures[1]
         acc = credited * self._acc100[action]
         dp = self._drop_penalty
         pen = -(dp * new_drops) if new_drops and dp else 0.0
-        info = self._get_info(acc, pen)
+        info = self._get_info(acc, pen, figures)
         self._elapsed += 1
         if self._renderer is not None:
             self._renderer.observe(self.engine)
@@ -274,9 +277,12 @@ class TinySimEnv(gym.Env):
         fill_obs(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
         return obs
 
-    def _get_info(self, acc: float, pen: float) -> dict[str, Any]:
-        """Running metrics after the step, from the kernel's figures (``acc``, ``pen``: the reward's parts)."""
-        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist()
+    def _get_info(self, acc: float, pen: float, figures: list[int] | None = None) -> dict[str, Any]:
+        """Running metrics after the step, from the kernel's figures (``acc``, ``pen``: the reward's parts).
+
+        ``figures``: the kernel's integer figures as a list, when the caller has read them already.
+        """
+        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist() if figures is None else figures
         rem, soc, time_ms, wacc = self._out_f.tolist()
         if self._mask_lo <= rem < self._mask_hi:
             mask = self._mask.copy()
@@ -296,6 +302,20 @@ class TinySimEnv(gym.Env):
             "weighted_accuracy": wacc,
             "action_mask": mask,
         }
+
+    def _state_handle(self) -> np.ndarray:
+        """The step kernels' handle on this env's state arrays (rebuilt whenever they are rebound)."""
+        return state_handle(*self._arrays, self._out_i, self._out_f)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_handle", None)  # addresses of this env's arrays: a copy's arrays live elsewhere
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_arrays" in state:
+            self._handle = self._state_handle()
 
     def _not_ready(self) -> None:
         if self._status is None:
