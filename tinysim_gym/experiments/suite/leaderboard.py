@@ -87,6 +87,7 @@ def run_suite(
     agent_runner: AgentRunnerRef | None = None,
     progress: bool = True,
     hindsight: bool = False,
+    scenarios: Mapping[str, ScenarioConfig] | None = None,
 ) -> list[dict[str, Any]]:
     """The leaderboard rows of ``tasks``: per task, each heuristic, ``oracle``, ``upper``, then the agents.
 
@@ -102,6 +103,7 @@ def run_suite(
         progress: a progress bar on stderr.
         hindsight: tighten ``upper`` with the hindsight bound (an offline DP over every tick of every seed:
             about 40 s per seed of a 50 s horizon); without it ``upper`` is the LP bound, also valid.
+        scenarios: task name -> its scenario, in place of loading the task's ``scenario`` reference.
 
     Raises:
         TinySimError: an unknown policy, or a task whose oracle cannot be solved (one line).
@@ -114,9 +116,9 @@ def run_suite(
     plist = parse_policies([n for n in names if n not in ("oracle", "upper")], registry=registry, allow_agents=False)
     runner = portable(agent_runner)
     jobs: list[Job] = []
-    scenarios: dict[str, ScenarioConfig] = {}
+    given = dict(scenarios or {})
     for t in tasks:
-        template = scenarios[t.name] = load_scenario(t.scenario)
+        template = given[t.name] if t.name in given else load_scenario(t.scenario)
         per_seed = {s: episode_scenario(template, s) for s in seed_list}
         entries = list((agents or {}).get(t.name, ()))
         for s in seed_list:
