@@ -245,9 +245,12 @@ def randomize_variants(scenario: ScenarioConfig) -> Iterator[tuple[str, Scenario
         where = "" if device is None else f"randomize.device choice {d + 1}: "
         if device is not None:
             try:
-                yield f"randomize.device choice {d + 1}", scenario_from_mapping(base)
+                variant = scenario_from_mapping(base)
             except ConfigError as exc:
                 raise ConfigError(f"scenario.randomize.device choice {d + 1} gives no valid scenario: {exc}") from None
+            yield f"randomize.device choice {d + 1}", variant
+            base = variant.model_dump()  # its board and profile resolved once, not again for every edge
+            base["randomize"] = {}
         yield from _edge_variants(scenario.randomize, base, where)
 
 
