@@ -34,6 +34,8 @@ def add_transfer(acts: Any) -> None:
     tf.add_argument("--seeds", type=int, default=5, metavar="N", help="evaluation seeds per combination (default 5)")
     tf.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray")
     tf.add_argument("--processes", type=int, metavar="N", help="worker processes (default: all CPUs)")
+    tf.add_argument("--no-oracle", action="store_true",
+                    help="skip the DP oracle (minutes per solve on slow devices): compare with upper, the LP bound")
     tf.add_argument("--out", metavar="DIR", help="write transfer.md, transfer.csv and combinations.csv here")
     tf.add_argument("--json", action="store_true", help="print {cells, combinations, verdict} as JSON")
     tf.set_defaults(func=run_transfer_cli)
@@ -75,7 +77,7 @@ def run_transfer_cli(args: argparse.Namespace) -> int:
     pool = make_pool(args.backend, args.processes, ship=SHIPPED_PACKAGES if args.backend == "ray" else ())
     try:
         cells, combos = run_transfer(tasks, agents, groups, args.seeds, pool=pool, registry=baselines,
-                                     agent_runner=AGENT_RUNNER, progress=not args.json)
+                                     agent_runner=AGENT_RUNNER, progress=not args.json, oracle=not args.no_oracle)
     finally:
         pool.close()
     written = write_transfer(cells, combos, args.out) if args.out else []

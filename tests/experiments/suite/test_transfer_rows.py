@@ -1,12 +1,20 @@
-"""The transfer matrix's arithmetic: a combination's row, a cell, and the bar, on hand-made leaderboard rows."""
+"""The transfer matrix: a combination's row, a cell and the bar on hand-made rows; the suite without its oracle."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
+import baselines
+from tinysim_gym.config import load_scenario
+from tinysim_gym.config.suite import load_task
+from tinysim_gym.core.engine import Engine
+from tinysim_gym.experiments.pool import LocalPool
+from tinysim_gym.experiments.suite.leaderboard import run_suite
 from tinysim_gym.experiments.suite.transfer import cell_row, combination_row, transfer_markdown, verdict
+from tinysim_gym.optimal.lp import bound
 
 
 def rows(agent: float, lat: float, ladder: float, oracle: float | None, upper: float = 99.0) -> list[dict[str, Any]]:
@@ -39,3 +47,23 @@ def test_cells_and_the_bar_average_over_combinations() -> None:
     assert v["wins"] == 3 and v["win_share"] == 0.75 and not v["meets_bar"] and v["failing"] == ["g: c3"]
     text = transfer_markdown([cell], combos)
     assert "| generalist |" in text and "not met" in text and "g: c3" in text
+
+
+def test_without_the_oracle_upper_is_the_lp_bound_and_the_normalisation_reference(tiny_tasks: list[str]) -> None:
+    task = load_task(tiny_tasks[0])
+    sc = load_scenario(task.scenario)
+    pool = LocalPool(1)
+    try:
+        rows = run_suite([task], ["budget", "random"], seeds=2, pool=pool, registry=baselines, progress=False,
+                         oracle=False)
+    finally:
+        pool.close()
+    by = {r["policy"]: r for r in rows}
+    assert by["oracle"]["mean"] is None and by["upper"]["mean"] == pytest.approx(bound(sc).weighted_accuracy)
+    runs = [Engine(sc).run(baselines.make("budget"), seed=s)["weighted_accuracy"] for s in (1000, 1001)]
+    random = by["random"]["mean"]
+    assert by["budget"]["normalised"] == pytest.approx(100 * (np.mean(runs) - random) / (by["upper"]["mean"] - random))
+    as_agent = [{**r, "policy": "agent:x" if r["policy"] == "budget" else r["policy"]} for r in rows]
+    combo = combination_row(("t", "g", "c"), [*as_agent, by["budget"]])
+    assert combo["reference"] == "upper"
+    assert combo["below_reference"] == pytest.approx(by["upper"]["mean"] - np.mean(runs))
