@@ -128,7 +128,8 @@ class TinySimEnv(gym.Env):
             ``drop_penalty`` (>= 0), ``drop_window`` (decisions), ``obs_horizon`` (None = auto),
             ``obs_last_action``, ``obs_arrival_rate``, the feature switches above with their scales
             (``obs_age_scale_ms``, ``obs_day_ms``, ``obs_forecast_ms``, ``obs_forecast_noise``),
-            ``max_steps`` (None = no limit), ``render_every_ms``.
+            ``max_steps`` (None = no limit), ``render_every_ms``, ``max_models`` and ``obs_model_features``
+            (the padded encoding, above).
         render_mode: ``None``, ``"ansi"`` (a one-line text status), ``"human"`` (a live matplotlib dashboard
             of charge, buffer, model, running weighted accuracy and harvest over simulated time, redrawn every
             ``render_every_ms``; no pygame, and harmless under a non-interactive backend such as Agg) or
