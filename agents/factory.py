@@ -59,6 +59,8 @@ def make_vec_env(algo: str, hp: Mapping[str, Any], scenario: Any, n_envs: int, s
                 return env
 
             venv: Any = DummyVecEnv([make_one for _ in range(n_envs)])
+        elif cfg.get("max_models") is not None:  # the padded encoding runs profiles of several sizes: one env each
+            venv = DummyVecEnv([lambda: TinySimEnv(cfg) for _ in range(n_envs)])
         else:
             venv = TinySimVecEnv(n_envs, cfg)
         if seed is not None:

@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.safe_agent import ObsNormalizer, SafeAgent
 from agents.wrappers import observation_transform
+from tinysim_gym.envs.padded_vector import PaddedVectorEnv, make_vector_env
 from tinysim_gym.envs.vector_env import TinySimVectorEnv
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.lp import bound
@@ -167,7 +168,7 @@ def run_seeds(
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise TinySimError("seeds: at least one seed is needed")
-    venv = TinySimVectorEnv(len(seeds), dict(env_config), autoreset_mode=AutoresetMode.NEXT_STEP)
+    venv = make_vector_env(len(seeds), env_config, autoreset_mode=AutoresetMode.NEXT_STEP)
     select = observation_transform(vec_env_wrappers or [], venv.settings.feature_names)
     if select is not None:
         inner_act = act
@@ -211,7 +212,7 @@ def run_seeds(
     return [r for r in results if r is not None], usage
 
 
-def _expected_steps(venv: TinySimVectorEnv) -> int:
+def _expected_steps(venv: TinySimVectorEnv | PaddedVectorEnv) -> int:
     try:
         k = int(venv.settings.decisions_per_step)
         return int(max(bound(venv.scenario).arrivals, 1.0) / k)

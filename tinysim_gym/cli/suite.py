@@ -7,6 +7,7 @@ Examples::
     tinysim suite run --tasks pacing,load --policies budget,random --seeds 3 --json
     tinysim suite train --algo ppo --seeds 3 --out runs/suite   # every task x seed (one TensorBoard parent)
     tinysim suite run --agents runs/suite                # the agents trained there (mean +/- std over seeds)
+    tinysim suite transfer --train generalist --out results/generalist   # held-out boards, profiles, ranges
 
 Evaluation seeds are 1000..1000+N-1, never used in training; normalised = 100 x (policy - random) /
 (oracle - random); see docs/suite.md.
@@ -20,6 +21,7 @@ from typing import Any
 
 from tinysim_gym.cli.common import dumps
 from tinysim_gym.cli.sweep import AGENT_RUNNER, SHIPPED_PACKAGES
+from tinysim_gym.cli.transfer import add_transfer
 from tinysim_gym.errors import TinySimError
 
 
@@ -61,6 +63,7 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--out", default="runs/suite", metavar="DIR", help="parent of the runs (default runs/suite)")
     tr.add_argument("--json", action="store_true", help="print one JSON object per cell")
     tr.set_defaults(func=run_train)
+    add_transfer(acts)
 
 
 def run_list(args: argparse.Namespace) -> int:

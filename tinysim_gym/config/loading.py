@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from tinysim_gym.builtin import builtin_root, builtin_stems
 from tinysim_gym.config.guards import read_mapping
-from tinysim_gym.config.randomize import draw_overrides
+from tinysim_gym.config.randomize import draw_overrides, field_value
 from tinysim_gym.config.schema import BoardConfig, ProfileConfig, ScenarioConfig
 from tinysim_gym.errors import ConfigError
 
@@ -237,15 +237,40 @@ def randomize_variants(scenario: ScenarioConfig) -> Iterator[tuple[str, Scenario
     """
     if not scenario.randomize:
         return
-    base = scenario.model_dump()
-    base["randomize"] = {}
-    for key in sorted(scenario.randomize):
-        spec = scenario.randomize[key]
+    template = scenario.model_dump()
+    template["randomize"] = {}
+    devices = scenario.randomize.get("device") or [None]
+    for d, device in enumerate(devices):
+        base = with_device(template, device)
+        where = "" if device is None else f"randomize.device choice {d + 1}: "
+        if device is not None:
+            try:
+                variant = scenario_from_mapping(base)
+            except ConfigError as exc:
+                raise ConfigError(f"scenario.randomize.device choice {d + 1} gives no valid scenario: {exc}") from None
+            yield f"randomize.device choice {d + 1}", variant
+            base = variant.model_dump()  # its board and profile resolved once, not again for every edge
+            base["randomize"] = {}
+        yield from _edge_variants(scenario.randomize, base, where)
+
+
+def _edge_variants(randomize: Mapping[str, Any], base: dict[str, Any], where: str
+                   ) -> Iterator[tuple[str, ScenarioConfig]]:
+    """Each field entry's choices and range ends alone over ``base`` (one device's scenario)."""
+    for key in sorted(randomize):
+        spec = randomize[key]
+        if key == "device":
+            continue
         if isinstance(spec, list):
             values = [(f"choice {i + 1} ({v!r:.60})", v) for i, v in enumerate(spec)]
         else:
             kind, (lo, hi) = next(iter(spec.items()))
             values = [(f"{kind} lower end {lo!r}", float(lo)), (f"{kind} upper end {hi!r}", float(hi))]
+            if kind == "scale":
+                current = field_value(base, key)
+                if not isinstance(current, int | float) or isinstance(current, bool):
+                    continue  # the device lacks the field: the scale changes nothing
+                values = [(label, v * float(current)) for label, v in values]
         for label, value in values:
             over: dict[str, Any] = {}
             node = over
@@ -253,7 +278,7 @@ def randomize_variants(scenario: ScenarioConfig) -> Iterator[tuple[str, Scenario
             for part in parents:
                 node = node.setdefault(part, {})
             node[leaf] = value
-            what = f"randomize.{key} {label}"
+            what = f"{where}randomize.{key} {label}"
             try:
                 variant = scenario_from_mapping(base, over)
             except ConfigError as exc:
@@ -304,10 +329,22 @@ def sample_scenario(scenario: ScenarioConfig, rng: np.random.Generator) -> Scena
     """
     if not scenario.randomize:
         return scenario
-    over = draw_overrides(scenario.randomize, rng)
     base = scenario.model_dump()
     base["randomize"] = {}
-    return scenario_from_mapping(base, over)
+    devices = scenario.randomize.get("device")
+    if devices:
+        base = with_device(base, devices[int(rng.integers(len(devices)))])
+    return scenario_from_mapping(base, draw_overrides(scenario.randomize, rng, base))
+
+
+def with_device(base: Mapping[str, Any], device: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``base`` with one ``randomize.device`` choice merged over it (its harvester replaces the base's)."""
+    if device is None:
+        return dict(base)
+    out = dict(base)
+    if "harvester" in device:
+        out["harvester"] = None
+    return deep_merge(out, device)
 
 
 def require_concrete(scenario: ScenarioConfig, what: str) -> ScenarioConfig:

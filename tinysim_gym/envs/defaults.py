@@ -19,6 +19,8 @@ def default_config() -> dict[str, Any]:
     ``obs_day_phase`` (day ``obs_day_ms``), ``obs_forecast`` (window ``obs_forecast_ms``, relative noise
     ``obs_forecast_noise``), ``obs_charge_per_inference``, and ``obs_privileged_harvest`` (the exact future
     harvest: privileged, off unless asked for); see the env's docstring for each feature,
+    ``max_models`` (pad the action space to this many model slots, with masks; None = the profile's count)
+    and ``obs_model_features`` (per-slot model features; :mod:`tinysim_gym.envs.model_features`),
     ``max_steps`` (agent steps per episode before ``truncated=True``; None = no limit), ``render_every_ms``
     (simulated time between rendered samples; None = the horizon / 200, or 250 ms without a horizon).
     """
@@ -41,6 +43,8 @@ def default_config() -> dict[str, Any]:
         "obs_age_scale_ms": None,
         "obs_day_ms": None,
         "obs_privileged_harvest": False,
+        "max_models": None,
+        "obs_model_features": False,
         "max_steps": None,
         "render_every_ms": None,
     }

@@ -23,6 +23,7 @@ from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import coerce_action, mask_inputs
 from tinysim_gym.envs.handle_kernels import env_resume_at, env_step_at, state_handle
 from tinysim_gym.envs.kernels import env_first_into, fill_obs
+from tinysim_gym.envs.model_features import ModelSlots
 from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, default_config, split_kwargs
 from tinysim_gym.errors import ConfigError, TinySimError
@@ -50,6 +51,11 @@ class TinySimEnv(gym.Env):
         drop window and the weighted accuracy, and is reported as ``skipped``) at the cost of the
         selector's latency and charge only. Its mask entry is False only when the charge left cannot pay
         the selector.
+        With ``max_models: K`` the space is padded to ``Discrete(K)`` (``K + 1`` with the skip, last) for
+        any profile of at most K models: slot i is the i-th cheapest model, missing slots are masked, and
+        a missing slot chosen anyway runs slot 0, the cheapest (so plain PPO works too); with
+        ``obs_model_features`` per-slot features follow the others (:mod:`tinysim_gym.envs.model_features`
+        documents them and why the canonical slot order makes the encoding permutation-safe).
 
     Observation space:
         ``Box(0, 1, (d,), float32)``; features in this order (optional ones only when switched on):
@@ -123,7 +129,8 @@ class TinySimEnv(gym.Env):
             ``drop_penalty`` (>= 0), ``drop_window`` (decisions), ``obs_horizon`` (None = auto),
             ``obs_last_action``, ``obs_arrival_rate``, the feature switches above with their scales
             (``obs_age_scale_ms``, ``obs_day_ms``, ``obs_forecast_ms``, ``obs_forecast_noise``),
-            ``max_steps`` (None = no limit), ``render_every_ms``.
+            ``max_steps`` (None = no limit), ``render_every_ms``, ``max_models`` and ``obs_model_features``
+            (the padded encoding, above).
         render_mode: ``None``, ``"ansi"`` (a one-line text status), ``"human"`` (a live matplotlib dashboard
             of charge, buffer, model, running weighted accuracy and harvest over simulated time, redrawn every
             ``render_every_ms``; no pygame, and harmless under a non-interactive backend such as Agg) or
@@ -154,6 +161,8 @@ class TinySimEnv(gym.Env):
         self.action_space = spaces.Discrete(s.n_actions)
         self.observation_space = s.observation_space()
         self._wk = s.work_row()
+        #: the padded encoding (``max_models``), or None: the profile's own actions and observation
+        self._slots = ModelSlots(s.max_models, s.model_features) if s.max_models is not None else None
         self._set_scenario(s.scenario)
         self._status: int | None = None
         self._elapsed = 0
@@ -168,10 +177,7 @@ class TinySimEnv(gym.Env):
     def _set_scenario(self, scenario: ScenarioConfig) -> None:
         # every profile a reset may draw must fit the action space: checked now, not at some later draw
         for what, variant in randomize_variants(scenario):
-            n = len(variant.profile.models)
-            if n != self.settings.n_models:
-                raise TinySimError(f"{what}: every profile must have {self.settings.n_models} models (the action "
-                                   f"space), {variant.profile.name!r} has {n}")
+            self.settings.check_models(variant, what)
         engine = Engine(scenario, chunk=CHUNK)  # may fail (an unreadable trace): nothing is switched yet
         self.template = scenario  # may name ranges to draw from at every reset (``randomize``)
         self.scenario = scenario
@@ -181,11 +187,7 @@ class TinySimEnv(gym.Env):
     def _draw_scenario(self) -> None:
         """Domain randomisation: a concrete scenario drawn from the template with ``self.np_random``."""
         scenario = sample_scenario(self.template, self.np_random)
-        if len(scenario.profile.models) != self.settings.n_models:
-            raise TinySimError(
-                f"randomize.profile: every profile must have {self.settings.n_models} models (the action space), "
-                f"{scenario.profile.name!r} has {len(scenario.profile.models)}"
-            )
+        self.settings.check_models(scenario, "randomize.profile")
         self.scenario = scenario
         self.engine = Engine(scenario, chunk=CHUNK)
         self._refresh()
@@ -196,6 +198,8 @@ class TinySimEnv(gym.Env):
         self._acc100 = [float(a) / 100.0 for a in eng.accuracies] + [0.0] * (eng.n_actions - eng.n_models)
         self._charge, self._static_mask, self._cheapest = mask_inputs(eng)
         self._thresholds = np.unique(self._charge)
+        if self._slots is not None:
+            self._slots.refresh(eng)
         self._mask_lo, self._mask_hi = math.inf, -math.inf  # the cached info mask is stale
 
     # ------------------------------------------------------------------ gymnasium API
@@ -230,6 +234,8 @@ class TinySimEnv(gym.Env):
         eng.set_status(self._status)
         self._elapsed = 0
         info = self._get_info(0.0, 0.0)
+        if self._slots is not None:
+            self._slots.fill(obs, self._out_f[0], self._out_f[2])
         if self._renderer is not None:
             self._renderer.reset(eng)
         return obs, info
@@ -241,6 +247,8 @@ class TinySimEnv(gym.Env):
         n = self._n_actions
         if type(action) is not int or not 0 <= action < n:
             action = coerce_action(action, n)
+        if self._slots is not None:
+            action = self._slots.engine_action(action)
         obs = np.empty(self._obs_dim, dtype=np.float32)
         handle = self._handle
         status = env_step_at(handle, obs, action, self._reps)
@@ -256,6 +264,8 @@ class TinySimEnv(gym.Env):
         dp = self._drop_penalty
         pen = -(dp * new_drops) if new_drops and dp else 0.0
         info = self._get_info(acc, pen, figures)
+        if self._slots is not None:
+            self._slots.fill(obs, self._out_f[0], self._out_f[2])
         self._elapsed += 1
         if self._renderer is not None:
             self._renderer.observe(self.engine)
@@ -275,6 +285,8 @@ class TinySimEnv(gym.Env):
         eng = self.engine
         obs = np.empty(self._obs_dim, dtype=np.float32)
         fill_obs(eng.ST, eng.FS, eng.PI, eng.PF, self._wk, obs)
+        if self._slots is not None:
+            self._slots.fill(obs, float(eng.FS[K.G_R]), eng.time_ms)
         return obs
 
     def _get_info(self, acc: float, pen: float, figures: list[int] | None = None) -> dict[str, Any]:
@@ -351,7 +363,7 @@ class TinySimEnv(gym.Env):
         mask = ~(self._static_mask | (self._charge > rem))
         if not mask.any():
             mask[self._cheapest] = True
-        return mask
+        return mask if self._slots is None else self._slots.mask(mask)
 
     def render(self) -> str | np.ndarray | list[np.ndarray] | None:
         """The render of the current state, by ``render_mode``.

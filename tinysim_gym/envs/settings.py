@@ -19,6 +19,7 @@ from tinysim_gym.core.harvest import harvest_block
 from tinysim_gym.envs import kernels as EK
 from tinysim_gym.envs.defaults import default_config
 from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_ACTION, W_FLAGS, W_RING, W_WIN
+from tinysim_gym.envs.model_features import check_fits, feature_names, parse_padding
 from tinysim_gym.errors import ConfigError, TinySimError
 
 #: Scenario fields that may be given directly to the env (``gym.make(..., battery={...})``) as overrides.
@@ -34,7 +35,7 @@ CHUNK = 2048
 class EnvSettings:
     """The resolved env config shared by :class:`TinySimEnv` and the batched vector env."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], batched: bool = False) -> None:
         cfg = dict(config)
         unknown = sorted(set(cfg) - set(default_config()))
         if unknown:
@@ -68,13 +69,21 @@ class EnvSettings:
                 self.flags |= flag
                 names.append(key[4:] if key != "obs_horizon" else "horizon_elapsed")
         names += self._feature_switches(cfg)
+        #: ``max_models``: the padded action space's model slots (None: the profile's own count)
+        self.max_models, self.model_features = parse_padding(
+            cfg["max_models"], cfg["obs_model_features"], bool(self.flags & EK.FLAG_CHARGE))
+        if self.max_models is not None and batched:
+            raise ConfigError("env.max_models: the batched vector env has no padded encoding; use "
+                              "gymnasium.vector.SyncVectorEnv (or tinysim_gym.envs.padded_vector.PaddedVectorEnv)")
+        if self.model_features:
+            names += feature_names(self.max_models)
         self.max_steps = None if cfg["max_steps"] is None else _int(cfg, "max_steps", 1, 1_000_000_000)
         self.render_every_ms = _render_every_ms(cfg["render_every_ms"], self.scenario)
         self.feature_names = tuple(names)
         self.obs_dim = len(names)
         self.n_models = len(self.scenario.profile.models)
         #: the models, then (``allow_skip``) the skip action as the last index
-        self.n_actions = self.n_models + int(self.scenario.allow_skip)
+        self.n_actions = (self.max_models or self.n_models) + int(self.scenario.allow_skip)
         self.config = cfg
 
     def _feature_switches(self, cfg: Mapping[str, Any]) -> list[str]:
@@ -148,12 +157,7 @@ class EnvSettings:
     def load(self, ref: str | Mapping[str, Any] | ScenarioConfig) -> ScenarioConfig:
         """Load a scenario for ``reset(options={"scenario": ref})``; it must keep the model count."""
         sc = load_scenario(ref)
-        n = len(sc.profile.models)
-        if n != self.n_models:
-            raise TinySimError(
-                f"options.scenario: {sc.name!r} has {n} models but the action space has {self.n_models}; "
-                "make a new env for a different model set"
-            )
+        self.check_models(sc, "options.scenario")
         if sc.allow_skip != self.scenario.allow_skip:
             raise TinySimError(
                 f"options.scenario.allow_skip: {sc.name!r} has allow_skip {sc.allow_skip} but the env's action "
@@ -168,12 +172,22 @@ class EnvSettings:
             TinySimError: a drawn profile with another model count than the action space (one line).
         """
         scenario = sample_scenario(template, rng)
-        if len(scenario.profile.models) != self.n_models:
-            raise TinySimError(
-                f"randomize.profile: every profile must have {self.n_models} models (the action space), "
-                f"{scenario.profile.name!r} has {len(scenario.profile.models)}"
-            )
+        self.check_models(scenario, "randomize.profile")
         return scenario
+
+    def check_models(self, scenario: ScenarioConfig, what: str) -> None:
+        """Raise a one-line error when ``scenario``'s models do not fit the action space.
+
+        Without ``max_models`` every profile must have the env's model count; with it, at most that many.
+        """
+        if self.max_models is not None:
+            check_fits(self.max_models, scenario, what)
+            return
+        n = len(scenario.profile.models)
+        if n != self.n_models:
+            raise TinySimError(f"{what}: every profile must have {self.n_models} models (the action space), "
+                               f"{scenario.profile.name!r} has {n}; make a new env for a different model set, "
+                               "or pad with max_models")
 
 
 def _int(cfg: Mapping[str, Any], key: str, lo: int, hi: int) -> int:

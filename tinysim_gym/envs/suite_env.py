@@ -10,6 +10,7 @@ from typing import Any
 
 from tinysim_gym.config.suite import SuiteTaskConfig, load_task
 from tinysim_gym.envs.env import TinySimEnv
+from tinysim_gym.envs.padded_vector import PaddedVectorEnv
 from tinysim_gym.envs.vector_env import TinySimVectorEnv
 
 
@@ -24,6 +25,9 @@ def make_task_env(task: str, render_mode: str | None = None, **overrides: Any) -
     return TinySimEnv(task_env_config(task), render_mode=render_mode, **overrides)
 
 
-def make_task_vector_env(num_envs: int = 1, task: str = "", **overrides: Any) -> TinySimVectorEnv:
-    """The task's batched :class:`TinySimVectorEnv` of ``num_envs`` copies."""
-    return TinySimVectorEnv(num_envs, task_env_config(task), **overrides)
+def make_task_vector_env(num_envs: int = 1, task: str = "", **overrides: Any) -> TinySimVectorEnv | PaddedVectorEnv:
+    """The task's batched :class:`TinySimVectorEnv` of ``num_envs`` copies (a padded task: one env per copy)."""
+    cfg = task_env_config(task)
+    if {**cfg, **overrides}.get("max_models") is not None:
+        return PaddedVectorEnv(num_envs, cfg, **overrides)
+    return TinySimVectorEnv(num_envs, cfg, **overrides)

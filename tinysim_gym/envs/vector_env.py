@@ -114,7 +114,7 @@ class TinySimVectorEnv(VectorEnv):
         self.num_envs = n = int(num_envs)
         self.copy = copy
         self.chunk = int(chunk)
-        self.settings = s = EnvSettings(split_kwargs(config, kwargs))
+        self.settings = s = EnvSettings(split_kwargs(config, kwargs), batched=True)
         self.max_episode_steps = max_episode_steps if max_episode_steps is not None else s.max_steps
         self._renderer = Renderer(render_mode, s.render_every_ms) if render_mode is not None else None
         self._last_actions = np.zeros(n, dtype=np.int64)

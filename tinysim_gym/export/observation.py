@@ -15,6 +15,7 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.kernels import FLAG_ARRIVAL_RATE, FLAG_HORIZON, FLAG_LAST_ACTION
 from tinysim_gym.envs.settings import EnvSettings
+from tinysim_gym.errors import TinySimError
 from tinysim_gym.export.cformat import c_double
 
 
@@ -52,6 +53,9 @@ class ObsSpec:
     @classmethod
     def of(cls, settings: EnvSettings) -> ObsSpec:
         """The spec of an env's settings on its scenario."""
+        if settings.max_models is not None:
+            raise TinySimError("export: the padded encoding (max_models, obs_model_features) has no C observation "
+                               "builder; export an agent trained on the default observation")
         eng = Engine(settings.scenario)
         return cls(tuple(settings.feature_names), float(eng.PF[K.F_CAP]), int(eng.PI[K.I_BUF]),
                    int(eng.PI[K.I_H]), int(eng.PI[K.I_PERIOD]), int(eng.PI[K.I_N]),

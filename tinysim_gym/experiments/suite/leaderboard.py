@@ -30,6 +30,7 @@ from tinysim_gym.experiments.refs import portable
 from tinysim_gym.experiments.suite.protocol import episode_scenario, eval_seeds, normalised
 from tinysim_gym.experiments.table import canonical_json
 from tinysim_gym.optimal.ladder import ladder
+from tinysim_gym.optimal.lp import bound
 from tinysim_gym.progress import Progress
 
 #: the columns every leaderboard row has, in order
@@ -55,6 +56,8 @@ Job = tuple[str, tuple[Any, ...], ScenarioConfig, Policy | None, tuple[int, ...]
 def _run_job(job: Job) -> tuple[tuple[Any, ...], Any]:
     """One job in a worker: an episode's weighted accuracy, or a ladder (its oracle per seed and bounds)."""
     kind, key, sc, policy, seeds = job
+    if kind == "ladder:bound":  # no DP oracle: the LP bound alone, once for every seed of the scenario
+        return key, {"oracle_runs": None, "upper": float(bound(sc).weighted_accuracy), "runs": len(seeds)}
     if kind.startswith("ladder"):
         lad = ladder(sc, list(seeds), observed=False, hindsight=kind == "ladder+hindsight")
         return key, {"oracle_runs": lad["oracle_runs"], "upper": lad["upper"]}
@@ -87,6 +90,8 @@ def run_suite(
     agent_runner: AgentRunnerRef | None = None,
     progress: bool = True,
     hindsight: bool = False,
+    scenarios: Mapping[str, ScenarioConfig] | None = None,
+    oracle: bool = True,
 ) -> list[dict[str, Any]]:
     """The leaderboard rows of ``tasks``: per task, each heuristic, ``oracle``, ``upper``, then the agents.
 
@@ -102,6 +107,9 @@ def run_suite(
         progress: a progress bar on stderr.
         hindsight: tighten ``upper`` with the hindsight bound (an offline DP over every tick of every seed:
             about 40 s per seed of a 50 s horizon); without it ``upper`` is the LP bound, also valid.
+        scenarios: task name -> its scenario, in place of loading the task's ``scenario`` reference.
+        oracle: False skips the DP oracle (minutes per solve on long, slow-model devices): ``oracle`` rows
+            are then None and ``normalised`` is taken against ``upper`` (the LP bound, above the optimum).
 
     Raises:
         TinySimError: an unknown policy, or a task whose oracle cannot be solved (one line).
@@ -114,9 +122,9 @@ def run_suite(
     plist = parse_policies([n for n in names if n not in ("oracle", "upper")], registry=registry, allow_agents=False)
     runner = portable(agent_runner)
     jobs: list[Job] = []
-    scenarios: dict[str, ScenarioConfig] = {}
+    given = dict(scenarios or {})
     for t in tasks:
-        template = scenarios[t.name] = load_scenario(t.scenario)
+        template = given[t.name] if t.name in given else load_scenario(t.scenario)
         per_seed = {s: episode_scenario(template, s) for s in seed_list}
         entries = list((agents or {}).get(t.name, ()))
         for s in seed_list:
@@ -132,7 +140,7 @@ def run_suite(
         for s in seed_list:
             by_device.setdefault(canonical_json(per_seed[s].model_dump(mode="json")), []).append(s)
         groups = [(g, tuple(ss)) for g, ss in enumerate(by_device.values())]
-        kind = "ladder+hindsight" if hindsight else "ladder"
+        kind = "ladder:bound" if not oracle else "ladder+hindsight" if hindsight else "ladder"
         jobs += [(kind, (t.name, LADDER_KEY, g, 0), per_seed[g_seeds[0]], None, g_seeds) for g, g_seeds in groups]
     results: dict[tuple[Any, ...], Any] = {}
     own = pool is None
@@ -162,17 +170,19 @@ def _task_rows(t: SuiteTaskConfig, plist: Sequence[Policy], entries: Sequence[Ag
     ladders = [results[k] for k in sorted(k for k in results if k[0] == t.name and k[1] == LADDER_KEY)]
     if not ladders:
         raise TinySimError(f"task {t.name!r}: its oracle did not run")
-    oracle, oracle_std = _stats([x for lad in ladders for x in lad["oracle_runs"]])
-    assert oracle is not None
+    solved = all(lad["oracle_runs"] is not None for lad in ladders)
+    oracle, oracle_std = _stats([x for lad in ladders for x in lad["oracle_runs"]]) if solved else (None, None)
     # each device's bound counts once per seed that drew it
-    upper = float(sum(lad["upper"] * len(lad["oracle_runs"]) for lad in ladders) / len(seeds))
-    gap = upper - oracle
+    upper = float(sum(lad["upper"] * (len(lad["oracle_runs"]) if solved else lad["runs"]) for lad in ladders)
+                  / len(seeds))
+    gap = None if oracle is None else upper - oracle
+    reference = upper if oracle is None else oracle
     random = _stats([results[(t.name, "random", 0, s)] for s in seeds])[0]
     rows: list[dict[str, Any]] = []
 
     def add(policy: str, mean: float | None, std: float | None, train_seeds: int | None = None) -> None:
         rows.append({"task": t.name, "policy": policy, "seed_count": len(seeds), "mean": mean, "std": std,
-                     "normalised": normalised(mean, random, oracle), "certified_gap": gap,
+                     "normalised": normalised(mean, random, reference), "certified_gap": gap,
                      "train_seeds": train_seeds})
 
     for p in plist:
