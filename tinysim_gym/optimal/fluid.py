@@ -111,3 +111,17 @@ def reserve_at(t, bounds, table):
         return math.inf
     f = (t - bounds[b]) / (bounds[b + 1] - bounds[b])
     return lo + (hi - lo) * f
+
+
+def harvest_worth(PF: np.ndarray) -> float:
+    """The most board charge (mAh) one mAh of harvest can buy.
+
+    1 for a battery; for a supercapacitor the harvest's power at its highest voltage through the converter,
+    ``v_max * efficiency / output_v``. The LP and hindsight bounds count the harvest at this worth (with no
+    capacity cap, quiescent or leakage current) so they stay upper bounds: at face value a supercapacitor
+    near ``v_max`` buys more than it.
+    """
+    if int(PF[F_STORE]) != STORE_SUPERCAP:
+        return 1.0
+    o = int(PF[F_STORE_OFF])
+    return float(PF[o + C_VMAX] * PF[o + C_EFF] / PF[o + C_VOUT])
