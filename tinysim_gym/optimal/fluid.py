@@ -14,8 +14,9 @@ storage:
   3.3 V board behind an 85 % converter), and the usable charge is quadratic in the voltage.
 
 A run that empties the storage returns the fraction of its ticks that were powered: the pacing counts the
-accuracy of that fraction and nothing after it (the end of service of a battery; for a supercapacitor
-the off spell and the restart are not modelled, a lower estimate of what follows a brown-out).
+accuracy of that fraction and nothing after it (the end of service of a battery; for a supercapacitor or
+a battery with ``restart_soc`` the off spell and the restart are not modelled, a lower estimate of what
+follows). A kinetic (KiBaM) battery is paced as a linear one on the charge the engine reports.
 """
 
 from __future__ import annotations
