@@ -221,14 +221,3 @@ def test_mmpp_replay_matches_the_engine_stream_and_observed_variant_runs():
     full = np.mean([Engine(sc).run(OracleSelector(solution=sol), seed=s)["weighted_accuracy"] for s in range(4)])
     obs = np.mean([Engine(sc).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"] for s in range(4)])
     assert 0 < obs <= 90 and 0 < full <= 90
-
-
-def test_greedy_step_falls_back_to_the_value_when_the_reserve_is_out_of_reach():
-    """Not to the cheapest action: under bursty arrivals that meant the fastest model (or a skip) for ever."""
-    from tinysim_gym.optimal.greedy import pick_action
-
-    value, ticks, charge = np.array([1.0, 5.0, 2.0]), np.array([5, 2, 1]), np.array([3.0, 2.0, 0.5])
-    # 10 ticks left, at most one sample per tick: a reserve of 9 * 0.5 = 4.5 charge units
-    assert pick_action(value, 0, 1.0, 0, 1, 10, ticks, charge, 0.0, 1.0) == 1  # out of reach: the value decides
-    assert pick_action(value, 0, 6.4, 0, 1, 10, ticks, charge, 0.0, 1.0) == 2  # 6.4 - 2 < 4.5 <= 6.4 - 0.5
-    assert pick_action(value, 0, 7.0, 0, 1, 10, ticks, charge, 0.0, 1.0) == 1  # the best keeps the reserve

@@ -7,8 +7,8 @@
   against brute force.
 * :func:`pacing`: backward induction over (time block, charge) choosing, per block, one of the stationary
   priced policies (each with its accuracy and charge rates): how a finite battery and a harvester are
-  paced over a horizon. Charge is linearly interpolated on a grid; a block that runs out of charge earns
-  the fraction of it the charge lasts.
+  paced over a horizon. Charge is linearly interpolated on a grid and moves as the engine's storage does
+  (:mod:`tinysim_gym.optimal.fluid`); a block that runs out of charge earns the fraction of it the charge lasts.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from tinysim_gym.optimal.fluid import run_block
 from tinysim_gym.optimal.mdp import DecisionModel
 
 
@@ -168,30 +169,32 @@ def finite_horizon(model: DecisionModel, horizon: int, price: float = 0.0) -> tu
 
 
 @njit(cache=True)
-def _pacing(acc_rate, charge_rate, harvest, block, cap, n_charge):
-    nb = len(harvest)
+def _pacing(acc_rate, charge_rate, bounds, PF, hoff, cap, n_charge):
+    nb = len(bounds) - 1
     grid = np.linspace(0.0, cap, n_charge)
-    step = cap / (n_charge - 1)
     V = np.zeros((nb + 1, n_charge))
     for b in range(nb - 1, -1, -1):
         for j in range(n_charge):
             best = -1e300
             for i in range(len(acc_rate)):
-                best = max(best, _block_value(V[b + 1], grid[j], acc_rate[i], charge_rate[i], harvest[b], block[b],
-                                              cap, step))
+                best = max(best, block_value(V[b + 1], grid[j], acc_rate[i], charge_rate[i], int(bounds[b]),
+                                             int(bounds[b + 1]), PF, hoff, cap))
             V[b, j] = best
     return V
 
 
 @njit(cache=True)
-def _block_value(v_next, r, a, c, h, dt, cap, step):
-    """Accuracy of one block at rates ``(a, c)`` from charge ``r`` with harvest ``h``, plus what follows."""
-    r2 = r + h - c * dt
-    if r2 < 0.0:
-        need = c * dt - h
-        return a * dt * (r / need if need > 0 else 1.0)
-    r2 = min(r2, cap)
-    u = r2 / step
+def block_value(v_next, r, a, c, t0, t1, PF, hoff, cap):
+    """Accuracy over ticks ``[t0, t1)`` at rates ``(a, c)`` from charge ``r``, plus the table's value after.
+
+    The storage moves as :func:`~tinysim_gym.optimal.fluid.run_block` says; a block that empties it earns
+    the fraction it was powered and nothing after.
+    """
+    dt = t1 - t0
+    r2, powered = run_block(r, c, t0, dt, PF, hoff, cap)
+    if powered < 1.0:
+        return a * dt * powered
+    u = min(r2, cap) / cap * (len(v_next) - 1)
     j = min(int(u), len(v_next) - 2)
     f = u - j
     return a * dt + v_next[j] * (1.0 - f) + v_next[j + 1] * f
@@ -206,10 +209,19 @@ class Pacing:
     cap: float
 
 
-def pacing(acc_rate: np.ndarray, charge_rate: np.ndarray, harvest: np.ndarray, bounds: np.ndarray, cap: float,
-           n_charge: int = 801) -> Pacing:
-    """Backward induction over blocks ``[bounds[b], bounds[b+1])`` (ticks) and a charge grid over ``[0, cap]``."""
-    block = np.diff(bounds).astype(np.float64)
+def pacing(acc_rate: np.ndarray, charge_rate: np.ndarray, bounds: np.ndarray, PF: np.ndarray, hoff: int,
+           cap: float, n_charge: int = 801) -> Pacing:
+    """Backward induction over blocks ``[bounds[b], bounds[b+1])`` (ticks) and a charge grid over ``[0, cap]``.
+
+    Args:
+        acc_rate: accuracy per tick of each priced policy.
+        charge_rate: charge per tick (mAh) of each priced policy.
+        bounds: block bounds in ticks.
+        PF: the engine's float parameters.
+        hoff: the offset of its harvest block (0: none).
+        cap: the storage's capacity (mAh, as the engine reports charge).
+        n_charge: points of the charge grid.
+    """
     V = _pacing(np.asarray(acc_rate, np.float64), np.asarray(charge_rate, np.float64),
-                np.asarray(harvest, np.float64), block, float(cap), int(n_charge))
+                np.asarray(bounds, np.float64), PF, int(hoff), float(cap), int(n_charge))
     return Pacing(V, np.asarray(bounds, np.float64), float(cap))

@@ -5,7 +5,8 @@ denominator ``N`` (every arrival before the horizon counts). For any charge pric
 
     accuracy sum of any run  <=  J(lambda) + lambda * budget
 
-where ``budget`` is the initial charge plus everything the harvester delivers (the capacity cap ignored)
+where ``budget`` is the initial charge plus everything the harvester delivers (the capacity cap ignored; a
+supercapacitor's harvest at its best worth to the board, :func:`~tinysim_gym.optimal.fluid.harvest_worth`)
 and ``J(lambda)`` is the offline optimum of ``sum(accuracy - lambda * net charge)`` over every schedule of
 the realised trace with no battery at all (charge: ``L_k`` ticks of the model's current per inference,
 the idle current otherwise), solved exactly by backward induction over every tick ``t`` and buffer occupancy
@@ -30,6 +31,7 @@ from numba import njit
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.optimal.lp import harvest_budget_mah
 
 NEG = -1e300
 
@@ -215,8 +217,7 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     if eng.skip_ticks > 0:
         L, acc = np.append(L, eng.skip_ticks), np.append(acc, 0.0)
         d = np.append(d, float(eng.PF[K.F_D_SKIP]))
-    off = int(eng.PI[K.I_HOFF])
-    budget = eng.initial_mah + (K.harvest_between(eng.PF, off, 0, H, eng.PF[K.F_TB]) if off else 0.0)
+    budget = eng.initial_mah + harvest_budget_mah(eng)
     B, D = int(eng.buffer_size), int(eng.deadline_ticks)
 
     def dual(price: float) -> tuple[float, float]:

@@ -35,7 +35,8 @@ Exact for sync mode (periodic arrivals and no queueing: any integer usage vector
 serving the first ``x_0`` samples with model 0, the next ``x_1`` with model 1, ..., so the LP is exact up
 to rounding one sample); a *fluid upper bound* for async mode, where random gaps and a finite buffer make
 a utilisation of 1 unreachable without drops. Deadlines (``deadline_ms``) are ignored (a relaxation) and
-a harvester's charge is counted in full, ignoring the capacity cap (also a relaxation). The skip action
+a harvester's charge is counted in full, ignoring the capacity cap (also a relaxation; a supercapacitor's at
+its best worth to the board, see ``harvest_budget_mah``). The skip action
 (``allow_skip``) needs no variable: an unserved sample is free here, and a skip costs the selector's time
 and charge, so it never does better than leaving the sample unserved and the bound holds with it as is.
 
@@ -63,6 +64,7 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.costs import model_costs
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.fluid import harvest_worth
 
 _REL = 1e-9  # relative slack that counts a constraint as binding / keeps the second LP stage feasible
 
@@ -87,11 +89,15 @@ def mean_gap_ticks(scenario: ScenarioConfig) -> float:
 
 
 def harvest_budget_mah(engine: Engine) -> float:
-    """Charge a harvester could deliver over the horizon (0 without one; the capacity cap is ignored)."""
+    """Board charge a harvester could deliver over the horizon (0 without one; the capacity cap is ignored).
+
+    A supercapacitor's harvest is counted at its best worth (:func:`~tinysim_gym.optimal.fluid.harvest_worth`).
+    """
     off = int(engine.PI[K.I_HOFF]) if hasattr(K, "I_HOFF") else 0
     if off == 0 or engine.horizon_ticks < 0:
         return 0.0
-    return float(K.harvest_between(engine.PF, off, 0, engine.horizon_ticks, engine.PF[K.F_TB]))
+    raw = float(K.harvest_between(engine.PF, off, 0, engine.horizon_ticks, engine.PF[K.F_TB]))
+    return raw * harvest_worth(engine.PF)
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,10 @@ Error sources of the discretisation (exact when there are none: no phase groupin
   and a second one in the same tick is ignored; MMPP switches at most once per tick;
 * periodic workloads with jitter are treated as periodic with a whole-tick period;
 * deadlines: ages are binned (a bin's reward uses its mid age), and the age of a sample taken from the
-  buffer is estimated (a sample that waited since before the last decision: the previous age plus the
-  service, less one mean gap; one that arrived during the service: ``L - L / (n + 1)`` for ``n`` arrivals).
+  buffer is a distribution (:func:`next_head_ages`: under Poisson and MMPP arrivals the waiting samples
+  lie uniformly over the current sample's age, or over the service they arrived in; under a countdown
+  process one mean gap after the current sample). The head's age and the queue are the state, not the
+  ages of the others: their spread is assumed afresh at every decision.
 """
 
 from __future__ import annotations
@@ -234,6 +236,36 @@ def _age_edges(deadline: int, ticks: np.ndarray, n_age: int) -> np.ndarray:
     return inner.astype(np.float64)
 
 
+def next_head_ages(kind: str, edges: np.ndarray, L: int, age: float, q: int, gap: float, nmax: int) -> np.ndarray:
+    """Distribution over the age bins of the sample decided on ``L`` ticks after this decision.
+
+    This decision is on a sample of ``age`` ticks with ``q`` others waiting; row ``n`` of the result is for
+    ``n`` arrivals during those ticks (``0..nmax``). With others waiting the next sample is the oldest of
+    them. Poisson and MMPP arrivals (``kind`` other than ``"gap"``) put the ``q`` others uniformly over the
+    current sample's age, so the oldest is
+    ``L + age * Y`` ticks old with ``Y ~ Beta(q, 1)`` (``P(Y <= y) = y^q``); with none waiting it is the
+    oldest of the ``n`` that arrived during the service, ``L * Y`` with ``Y ~ Beta(n, 1)``. A countdown
+    process spaces arrivals by at least its minimum interval: the next sample arrived one mean ``gap`` after
+    the current one (``L`` less the gap's share of the service with none waiting).
+    """
+    na = len(edges)
+    out = np.zeros((nmax + 1, na))
+    if na == 1:
+        out[:, 0] = 1.0
+        return out
+    for n in range(nmax + 1):
+        base, span, m = (L, age, q) if q >= 1 else (0.0, float(L), n)
+        if kind == "gap" or m == 0 or span <= 0:
+            point = L + age - min(gap, age) if q >= 1 else L - L / (n + 1.0)
+            out[n, int(np.searchsorted(edges, point, side="right") - 1)] = 1.0
+            continue
+        # P(age < edge) per bin edge; the first edge is 0 and the last bin is open
+        below = np.clip((np.append(edges, np.inf) - base) / span, 0.0, 1.0) ** m
+        out[n] = below[1:] - below[:-1]
+        out[n, 0] += below[0]
+    return out
+
+
 def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 24) -> DecisionModel:
     """Discretise ``scenario`` into a :class:`DecisionModel`.
 
@@ -293,8 +325,8 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
     for k in range(A):
         L = int(ticks[k])
         if L == 0:
-            _zero_tick_action(k, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait, trans, tau,
-                              direct, idle_exit)
+            _zero_tick_action(k, chain.kind, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait,
+                              trans, tau, direct, idle_exit)
             continue
         for b in range(nzb):
             block = win[k][members[b]].mean(axis=0)  # (nz, B+1, 2): phase after, arrivals, last-tick arrival
@@ -309,13 +341,9 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
                     np.add.at(row, idx(q1[None, :], zb[:, None], 0).ravel(), block[:, :, 1].ravel())
                     # else the buffer head
                     pop = q1 > 0
-                    if q >= 1:
-                        new_age = np.full(B + 1, age + L - min(gap_of_bin[b], age))
-                    else:
-                        new_age = L - L / (counts + 1.0)
-                    abin = np.searchsorted(edges, new_age, side="right") - 1
-                    ys = idx(np.maximum(q1 - 1, 0)[None, :], zb[:, None], abin[None, :])
-                    np.add.at(row, ys[:, pop].ravel(), block[:, pop, 0].ravel())
+                    spread = next_head_ages(chain.kind, edges, L, age, q, gap_of_bin[b], B)  # (B+1, n_age)
+                    ys = idx(np.maximum(q1 - 1, 0)[None, :, None], zb[:, None, None], np.arange(na)[None, None, :])
+                    np.add.at(row, ys[:, pop].ravel(), (block[:, pop, 0][:, :, None] * spread[None, pop]).ravel())
                     if direct is not None:
                         direct[x, k] = row
                     t_exp = float(L)
@@ -334,8 +362,8 @@ def build_model(scenario: ScenarioConfig, phase_bins: int = 48, age_bins: int = 
     )
 
 
-def _zero_tick_action(k, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait, trans, tau, direct,
-                      idle_exit):
+def _zero_tick_action(k, kind, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_to, wait, trans, tau,
+                      direct, idle_exit):
     """Fill column ``k`` for a skip that takes no time (no selector latency); it earns nothing.
 
     With a buffered sample the next decision is at the same tick, on that sample (its age estimated as for a
@@ -350,9 +378,8 @@ def _zero_tick_action(k, members, zb, nzb, na, B, edges, mids, gap_of_bin, idle_
                 x = (q * nzb + b) * na + ai
                 row = np.zeros(trans.shape[2])
                 if q >= 1:
-                    age = mids[ai] - min(gap_of_bin[b], mids[ai])
-                    abin = int(np.searchsorted(edges, age, side="right") - 1)
-                    row[((q - 1) * nzb + b) * na + abin] = 1.0
+                    spread = next_head_ages(kind, edges, 0, mids[ai], q, gap_of_bin[b], 0)[0]
+                    row[((q - 1) * nzb + b) * na : ((q - 1) * nzb + b + 1) * na] = spread
                     if direct is not None:
                         direct[x, k] = row
                 else:

@@ -9,8 +9,10 @@ The solution has two levels (the discretisation is :mod:`tinysim_gym.optimal.mdp
    places, prices around those, and a geometric sweep.
 2. **Pacing over the horizon.** Backward induction over (time block, charge)
    (:func:`~tinysim_gym.optimal.dp.pacing`) picks which priced policy to follow in each block, with the
-   harvester's charge per block and the battery's capacity cap. Until depletion the weighted accuracy is a
-   ratio per arrival whatever the battery, so the price-0 policy is optimal and no pacing is needed.
+   harvester's charge per block and the storage's capacity, the charge moving as the engine's storage
+   does (:mod:`tinysim_gym.optimal.fluid`: a battery, or a supercapacitor behind its converter). Until
+   depletion the weighted accuracy is a ratio per arrival whatever the battery, so the price-0 policy is
+   optimal and no pacing is needed.
 
 At a decision the oracle reads the engine: the tick, charge, queue, the exact phase (ticks since the last
 arrival, from the engine's arrival buffer; for an MMPP the hidden modulating state, replayed from the same
@@ -43,9 +45,10 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.optimal import cache
 from tinysim_gym.optimal.dp import Pacing, average_reward, pacing
+from tinysim_gym.optimal.fluid import reserve_table
 from tinysim_gym.optimal.mdp import build_model
 
-VERSION = 4
+VERSION = 5
 #: ``phase_bins``: under a horizon (dozens of priced policies); ``depletion_phase_bins``: until depletion, where
 #: one policy is solved and every phase of the built-in workloads (up to 201) fits, so the model is exact
 SETTINGS = {"phase_bins": 100, "depletion_phase_bins": 400, "age_bins": 24, "blocks": 200, "charge_points": 801,
@@ -64,7 +67,10 @@ class OracleSolution:
         acc_rate, charge_rate: per tick, of each priced policy.
         actions, ticks, accuracy, charge: per action: model index, service ticks, accuracy, inference charge.
         idle_charge: charge of one idle tick.
-        max_rate: an upper estimate of arrivals per tick (for the end-of-horizon reserve).
+        reserve_bounds, reserve: the charge needed at each bound (ticks) to serve every later sample with the
+            cheapest policy until the horizon (:func:`~tinysim_gym.optimal.fluid.reserve_table`; empty
+            until depletion).
+        capacity: the storage's capacity as the engine reports charge (mAh).
         phase_bin, age_edges: the state discretisation; ``phase_kind``/``phase_cap`` how to read the phase.
         buffer, deadline, horizon: as the engine counts them (ticks; -1: none).
         pace: the pacing table (None until depletion or when charge never binds).
@@ -82,7 +88,9 @@ class OracleSolution:
     accuracy: np.ndarray
     charge: np.ndarray
     idle_charge: float
-    max_rate: float
+    reserve_bounds: np.ndarray
+    reserve: np.ndarray
+    capacity: float
     phase_bin: np.ndarray
     age_edges: np.ndarray
     phase_kind: str
@@ -112,10 +120,10 @@ class OracleSolution:
         """Arrays and JSON metadata for the cache."""
         arrays = {k: np.asarray(getattr(self, k)) for k in (
             "prices", "cont", "reward", "observed_q", "acc_rate", "charge_rate", "actions", "ticks", "accuracy",
-            "charge", "phase_bin", "age_edges")}
+            "charge", "phase_bin", "age_edges", "reserve_bounds", "reserve")}
         if self.pace is not None:
             arrays.update(pace_value=self.pace.value, pace_bounds=self.pace.bounds)
-        meta = {"idle_charge": self.idle_charge, "max_rate": self.max_rate,
+        meta = {"idle_charge": self.idle_charge, "capacity": self.capacity,
                 "phase_kind": self.phase_kind, "phase_cap": self.phase_cap, "buffer": self.buffer,
                 "deadline": self.deadline, "horizon": self.horizon, "stats": self.stats,
                 "pace_cap": None if self.pace is None else self.pace.cap}
@@ -128,9 +136,9 @@ class OracleSolution:
         if "pace_value" in arrays:
             pace = Pacing(arrays["pace_value"], arrays["pace_bounds"], float(meta["pace_cap"]))
         keys = ("prices", "cont", "reward", "observed_q", "acc_rate", "charge_rate", "actions", "ticks", "accuracy",
-                "charge", "phase_bin", "age_edges")
+                "charge", "phase_bin", "age_edges", "reserve_bounds", "reserve")
         return cls(**{k: arrays[k] for k in keys}, idle_charge=float(meta["idle_charge"]),
-                   max_rate=float(meta["max_rate"]), phase_kind=meta["phase_kind"], phase_cap=int(meta["phase_cap"]),
+                   capacity=float(meta["capacity"]), phase_kind=meta["phase_kind"], phase_cap=int(meta["phase_cap"]),
                    buffer=int(meta["buffer"]), deadline=int(meta["deadline"]), horizon=int(meta["horizon"]),
                    pace=pace, stats=dict(meta["stats"], cached=True))
 
@@ -214,26 +222,29 @@ def _solve(sc: ScenarioConfig) -> OracleSolution:
     acc_rate = np.array([p.accuracy_rate for p in policies])
     charge_rate = np.array([p.charge_rate for p in policies])
     pace = None
-    if horizon >= 0 and len(policies) > 1:
-        cap = sc.battery.capacity_mah
+    cap = float(eng.capacity_mah)
+    hoff = int(eng.PI[K.I_HOFF])
+    res_bounds, reserve = np.zeros(1), np.zeros(1)
+    if horizon >= 0:
         nb = SETTINGS["blocks"]
         if sc.harvester is not None and sc.harvester.kind == "solar":
             nb = max(nb, math.ceil(horizon / (sc.harvester.period_ms / sc.workload.timebase_ms / 50)))
         bounds = np.unique(np.round(np.linspace(0, horizon, min(nb, 4000) + 1))).astype(np.float64)
-        off = int(eng.PI[K.I_HOFF])
-        harvest = np.array([K.harvest_between(eng.PF, off, int(a), int(b), eng.PF[K.F_TB]) if off else 0.0
-                            for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-        pace = pacing(acc_rate, charge_rate, harvest, bounds, cap, SETTINGS["charge_points"])
+        if len(policies) > 1:
+            pace = pacing(acc_rate, charge_rate, bounds, eng.PF, hoff, cap, SETTINGS["charge_points"])
+        # the reserve on a finer grid: a block's harvest is spread evenly over it, and at sunrise the first
+        # part of a long block is darker than its mean
+        res_bounds = np.unique(np.round(np.linspace(0, horizon, min(max(nb, 1000), 4000) + 1))).astype(np.float64)
+        reserve = reserve_table(res_bounds, float(charge_rate.min()), eng.PF, hoff, cap)
     t2 = time.perf_counter()
-    chain = model.chain
-    max_rate = 1.0 / (chain.cap + 1) if chain.kind == "gap" else float(chain.p1.sum(axis=1).max())
     stats = {"states": S, "actions": A, "policies": len(policies), "prices_tried": len(prices),
              "solve_s": t2 - t0, "policies_s": t1 - t0, "pacing_s": t2 - t1, "cached": False}
     return OracleSolution(
         prices=np.array([p.price for p in policies]), cont=cont, reward=model.reward, observed_q=observed_q,
         acc_rate=acc_rate, charge_rate=charge_rate, actions=model.actions, ticks=model.ticks,
         accuracy=model.accuracy, charge=model.net_charge + model.ticks * model.idle_charge,
-        idle_charge=model.idle_charge, max_rate=max_rate, phase_bin=model.phase_bin, age_edges=model.age_edges,
+        idle_charge=model.idle_charge, reserve_bounds=res_bounds, reserve=reserve, capacity=cap,
+        phase_bin=model.phase_bin, age_edges=model.age_edges,
         phase_kind=model.chain.kind,
         phase_cap=model.chain.cap, buffer=B, deadline=model.deadline, horizon=horizon, pace=pace, stats=stats,
     )

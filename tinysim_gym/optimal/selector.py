@@ -119,7 +119,7 @@ class OracleSelector:
         if sol.pace is None:
             return self._zero
         pace = sol.pace
-        return int(pick_policy(view.tick, view.remaining_mah, pace.value, pace.bounds, pace.cap, sol.acc_rate,
+        return int(pick_policy(view.tick, view.remaining_mah, pace.value, pace.bounds, sol.capacity, sol.acc_rate,
                                sol.charge_rate, view.PF, int(view.PI[K.I_HOFF])))
 
     def select(self, view: Engine) -> int:
@@ -131,15 +131,14 @@ class OracleSelector:
         phase = self._phase(view)
         if self.observed or phase < 0:
             value = sol.observed_q[i, q]
+            credit = sol.accuracy
         else:
             age = float(view.tick - int(view.ST[K.S_DEC_ARR]))
             x = sol.state(q, phase, age)
             credit = sol.accuracy if sol.deadline < 0 else np.where(age + sol.ticks <= sol.deadline, sol.accuracy, 0.0)
             value = credit + sol.cont[i, x]
-        t = view.tick
-        first = t + max(1, sol.phase_cap + 1 - phase) if sol.phase_kind == "gap" else t + 1
-        k = pick_action(value, t, view.remaining_mah, view.queue, first, sol.horizon, sol.ticks, sol.charge,
-                        sol.idle_charge, sol.max_rate)
+        k = pick_action(value, credit, view.tick, view.remaining_mah, view.queue, sol.horizon, sol.ticks, sol.charge,
+                        sol.reserve_bounds, sol.reserve, view.PF, int(view.PI[K.I_HOFF]), sol.capacity)
         return int(sol.actions[k])
 
 
