@@ -80,7 +80,8 @@ class ObjectiveReward(VecEnvWrapper):
         """Samples that count so far (served + dropped + skipped) in each sub-env's current episode."""
         if self._batched is not None:
             st = self._batched.venv.ST
-            return (st[:, K.S_INF] + st[:, K.S_DROP_OVF] + st[:, K.S_DROP_AFTER] + st[:, K.S_SKIPPED]).astype(np.float64)
+            lost = st[:, K.S_DROP_OVF] + st[:, K.S_DROP_AFTER] + st[:, K.S_SKIPPED]
+            return (st[:, K.S_INF] + lost).astype(np.float64)
         if infos is None:
             return np.zeros(self.num_envs)
         return np.array([_left(i) for i in infos])
