@@ -5,7 +5,7 @@ every sample that counts (served + dropped). :class:`ObjectiveReward` rewrites t
 episode return is an affine function of the weighted accuracy, and hands the agent an immediate price for
 the energy it spends:
 
-    r' = scale * ( accuracy - sample_value * (newly served + newly dropped)       (centred objective)
+    r' = scale * ( accuracy - sample_value * (newly served, dropped or skipped)   (centred objective)
                    + gamma * Phi(s') - Phi(s) )                                   (battery potential)
     Phi(s) = battery_potential * state_of_charge(s),   Phi(terminal) = 0
 
@@ -44,6 +44,11 @@ def _number(value: Any, name: str, lo: float = 0.0, hi: float = float("inf")) ->
     return float(value)
 
 
+def _left(figures: dict[str, Any]) -> float:
+    """Samples that count in the weighted accuracy: served, dropped or skipped (a skip is a lost sample)."""
+    return float(figures.get("inferences", 0)) + float(figures.get("dropped", 0)) + float(figures.get("skipped", 0))
+
+
 class ObjectiveReward(VecEnvWrapper):
     """Centred weighted-accuracy reward plus battery-potential shaping (see the module docstring).
 
@@ -72,13 +77,14 @@ class ObjectiveReward(VecEnvWrapper):
         self._phi = np.zeros(n, dtype=np.float64)
 
     def _counts_now(self, infos: list[dict[str, Any]] | None) -> np.ndarray:
-        """Samples that count so far (served + dropped) in each sub-env's current episode."""
+        """Samples that count so far (served + dropped + skipped) in each sub-env's current episode."""
         if self._batched is not None:
             st = self._batched.venv.ST
-            return (st[:, K.S_INF] + st[:, K.S_DROP_OVF] + st[:, K.S_DROP_AFTER]).astype(np.float64)
+            lost = st[:, K.S_DROP_OVF] + st[:, K.S_DROP_AFTER] + st[:, K.S_SKIPPED]
+            return (st[:, K.S_INF] + lost).astype(np.float64)
         if infos is None:
             return np.zeros(self.num_envs)
-        return np.array([float(i.get("inferences", 0)) + float(i.get("dropped", 0)) for i in infos])
+        return np.array([_left(i) for i in infos])
 
     def reset(self) -> np.ndarray:
         """Reset every sub-env and start the counts and potentials afresh."""
@@ -97,7 +103,7 @@ class ObjectiveReward(VecEnvWrapper):
         for i in np.flatnonzero(dones):
             m = infos[i].get("episode_metrics")
             if m is not None:  # the batched env has already started the next episode: use the final figures
-                counted[i] = float(m["inferences"]) + float(m["dropped"])
+                counted[i] = _left(m)
             if self._batched is None:
                 now[i] = 0.0  # the next episode starts from nothing
         phi_target = np.where(dones, 0.0, phi_next)
