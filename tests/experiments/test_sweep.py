@@ -28,9 +28,11 @@ SMALL = {
     "policies": ["latency-first", "fuzzy", {"name": "random", "params": {"seed": 3}, "label": "random-3"}],
     "seeds": 2,
 }
-# slower cells (about 50 ms each) so that a kill lands half-way
-SLOW = {**SMALL, "name": "slow", "set": {"horizon_ms": 400000},
-        "grid": {"battery.capacity_mah": [0.1, 0.2, 0.4], "workload.min_interval_ms": [1, 2]}}
+# slower cells (about 150 ms each, 2.7 s for all 36 on two processes) so that a kill lands half-way even
+# when a loaded machine lets the polling test run only now and then; at ~10 ms a cell the whole sweep
+# could finish between two polls
+SLOW = {**SMALL, "name": "slow", "set": {"horizon_ms": 10_000_000},
+        "grid": {"battery.capacity_mah": [2.0, 4.0, 8.0], "workload.min_interval_ms": [1, 2]}}
 
 
 def write(path: Path, spec: dict) -> Path:
