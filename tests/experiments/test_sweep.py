@@ -138,14 +138,19 @@ def _cli(*args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True)
 
 
-def _kill_after_rows(proc: subprocess.Popen, journal: Path, rows: int, sig: int, timeout: float = 60.0) -> int:
+def _kill_after_rows(proc: subprocess.Popen, journal: Path, rows: int, sig: int, timeout: float = 600.0) -> int:
+    # generous: on a fresh checkout the sweep's worker processes compile the kernels before their first row
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_text().count("\n") >= rows:
             proc.send_signal(sig)
             break
         time.sleep(0.002)
-    proc.wait(timeout=30)
+    else:
+        proc.kill()
+        raise AssertionError(f"no signal sent: the sweep {'ended' if proc.poll() is not None else 'hung'} "
+                             f"before {rows} journal rows")
+    proc.wait(timeout=60)
     return journal.read_text().count("\n") if journal.exists() else 0
 
 
