@@ -19,7 +19,9 @@ from tinysim_gym.progress import Progress
 if TYPE_CHECKING:
     from tinysim_gym.config import ScenarioConfig
 
-__all__ = ["atomic_path", "add_scenario_args", "scenario_from_args", "parse_params", "dumps", "progress_bar"]
+__all__ = [
+    "atomic_path", "add_scenario_args", "add_pool_args", "scenario_from_args", "parse_params", "dumps", "progress_bar",
+]
 
 
 def add_scenario_args(p: argparse.ArgumentParser, default_scenario: str | None = None) -> None:
@@ -34,6 +36,12 @@ def add_scenario_args(p: argparse.ArgumentParser, default_scenario: str | None =
     p.add_argument("--battery-mah", type=float, metavar="MAH")
     p.add_argument("--horizon-ms", type=float, metavar="MS")
     p.add_argument("--seed-compat", action="store_true", default=None, help="the original's exact arithmetic")
+
+
+def add_pool_args(p: argparse.ArgumentParser, processes_help: str = "worker processes") -> None:
+    """``--backend local|ray`` and ``--processes N``: where a command's independent jobs run."""
+    p.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray")
+    p.add_argument("--processes", type=int, metavar="N", help=f"{processes_help} (default: all CPUs)")
 
 
 def scenario_from_args(args: argparse.Namespace, defaults: dict[str, Any] | None = None) -> ScenarioConfig:

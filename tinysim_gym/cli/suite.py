@@ -19,7 +19,7 @@ import argparse
 import time
 from typing import Any
 
-from tinysim_gym.cli.common import dumps
+from tinysim_gym.cli.common import add_pool_args, dumps
 from tinysim_gym.cli.sweep import AGENT_RUNNER, SHIPPED_PACKAGES
 from tinysim_gym.cli.transfer import add_transfer
 from tinysim_gym.errors import TinySimError
@@ -45,8 +45,7 @@ def add_parser(sub: Any) -> None:
     rn.add_argument("--agents", metavar="DIR|pretrained",
                     help="add agents: `pretrained` (shipped with the package) or a `suite train` output directory")
     rn.add_argument("--seeds", type=int, default=20, metavar="N", help="evaluation seeds 1000..1000+N-1 (default 20)")
-    rn.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray")
-    rn.add_argument("--processes", type=int, metavar="N", help="worker processes (default: all CPUs)")
+    add_pool_args(rn)
     rn.add_argument("--hindsight", action="store_true",
                     help="tighten upper with the hindsight bound (slow: ~40 s per seed of a 50 s task; default: LP)")
     rn.add_argument("--out", metavar="DIR", help="write leaderboard.md, .csv and .png here")
@@ -58,8 +57,7 @@ def add_parser(sub: Any) -> None:
     tr.add_argument("--tasks", metavar="A,B", help="comma-separated tasks (default: all)")
     tr.add_argument("--seeds", type=int, default=3, metavar="N", help="training seeds 0..N-1 (default 3)")
     tr.add_argument("--timesteps", type=int, metavar="N", help="steps per cell (default: the task's)")
-    tr.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray")
-    tr.add_argument("--processes", type=int, metavar="N", help="cells trained at once (default: all CPUs)")
+    add_pool_args(tr, "cells trained at once")
     tr.add_argument("--out", default="runs/suite", metavar="DIR", help="parent of the runs (default runs/suite)")
     tr.add_argument("--json", action="store_true", help="print one JSON object per cell")
     tr.set_defaults(func=run_train)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tinysim_gym.cli.common import dumps
+from tinysim_gym.cli.common import add_pool_args, dumps
 from tinysim_gym.errors import TinySimError
 
 
@@ -32,8 +32,7 @@ def add_transfer(acts: Any) -> None:
     tf.add_argument("--algo", default="maskable_ppo", help="the algorithm of the runs under --agents DIR")
     tf.add_argument("--groups", metavar="A,B", help="held-out groups (names or files; default: every built-in one)")
     tf.add_argument("--seeds", type=int, default=5, metavar="N", help="evaluation seeds per combination (default 5)")
-    tf.add_argument("--backend", default="local", choices=("local", "ray"), help="local processes or Ray")
-    tf.add_argument("--processes", type=int, metavar="N", help="worker processes (default: all CPUs)")
+    add_pool_args(tf)
     tf.add_argument("--no-oracle", action="store_true",
                     help="skip the DP oracle (minutes per solve on slow devices): compare with upper, the LP bound")
     tf.add_argument("--out", metavar="DIR", help="write transfer.md, transfer.csv and combinations.csv here")
