@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py --no-tick-loop
 	$(BIN)/python benchmarks/cli_start.py
 	$(BIN)/python benchmarks/ppo_share.py
+	$(BIN)/python benchmarks/demo_gap.py
 
 # Cortex-M4 footprint of exports (not part of `make test`: it installs a Debian package). The fuzzy selector
 # is always exported; AGENT=<run dir or agent ref> adds the agent as float32, int8 and a distilled tree.

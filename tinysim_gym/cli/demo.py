@@ -18,6 +18,17 @@ import time
 from tinysim_gym.cli.common import progress_bar
 from tinysim_gym.errors import TinySimError
 
+# The demo's own settings over the scenario's documented ones (configs/zoo/ppo.yml, tuned for 600k steps):
+# the pacing task's recipe (configs/suite/pacing.yaml: undiscounted returns, no entropy bonus, 512-step
+# rollouts, per-model features) with a faster learning rate and a held-out check every 10k steps, so the best
+# greedy checkpoint of a short run is kept. With these, 150k steps of training seeds 0, 1 and 2 scored 0.041,
+# 0.077 and 0.057 points below the bound on the demo's evaluation seeds (benchmarks/demo_gap.py); the
+# scenario's own settings came within 0.1 point on one training seed of three.
+DEMO_HYPERPARAMS: dict[str, object] = {
+    "n_steps": 512, "gamma": 1.0, "gae_lambda": 0.98, "ent_coef": 0.0, "learning_rate": "lin_1e-3",
+    "eval_freq": 10_000, "env_kwargs": {"max_models": 10, "obs_model_features": True},
+}
+
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
@@ -30,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
     p.add_argument("--log-dir", default="runs", metavar="DIR", help="parent of the run directory (default: runs)")
     p.set_defaults(func=run)
+
+
+def demo_overrides(algo: str, scenario: str) -> dict[str, object] | None:
+    """:data:`DEMO_HYPERPARAMS` for PPO on the default scenario; None (the documented settings) otherwise."""
+    return dict(DEMO_HYPERPARAMS) if (algo, scenario) == ("ppo", "usps-l476-async-horizon") else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     update, close = progress_bar(desc="training")
     try:
         result = train(algo=args.algo, scenario=args.scenario, timesteps=args.timesteps, seed=args.seed,
-                       log_dir=args.log_dir, report=lambda m: print(f"  {m}", flush=True), progress=update)
+                       log_dir=args.log_dir, overrides=demo_overrides(args.algo, args.scenario),
+                       report=lambda m: print(f"  {m}", flush=True), progress=update)
     finally:
         close()
     model_path = result.files.get("best", result.files["final"])
