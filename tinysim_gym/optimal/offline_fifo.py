@@ -33,7 +33,7 @@ KEY = types.UniTuple(types.int64, 2)
 MASK_BITS = 57
 A_BITS = 22  # arrivals per trace below 2**22 (the key packs the tick and the next arrival together)
 #: states per solve before the kernel gives up (about 100 bytes each)
-MAX_STATES = 4_000_000
+MAX_STATES = 1_000_000
 OK, TOO_WIDE, TOO_MANY = 0, 1, 2
 
 
