@@ -43,9 +43,10 @@ def test_hindsight_equals_brute_force_when_charge_is_ample(seed, interval):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_hindsight_bounds_brute_force_with_a_small_battery(seed):
+@pytest.mark.parametrize("deadline_ms", [None, 0.06])
+def test_hindsight_bounds_brute_force_with_a_small_battery(seed, deadline_ms):
     # about 15 busy ticks of "big" in the battery for 7-10 samples: the charge binds
-    sc = tiny(horizon_ms=0.3, capacity=4.5e-7, interval=0.02)
+    sc = tiny(horizon_ms=0.3, capacity=4.5e-7, interval=0.02, deadline_ms=deadline_ms)
     h, brute = hindsight_seed(sc, seed), best_sequence(sc, seed)
     n = len(realised_arrivals(sc, seed))
     assert brute <= h + 1e-9
