@@ -43,29 +43,47 @@ def test_hindsight_equals_brute_force_when_charge_is_ample(seed, interval):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_hindsight_bounds_brute_force_with_a_small_battery(seed):
+@pytest.mark.parametrize("deadline_ms", [None, 0.06])
+def test_hindsight_bounds_brute_force_with_a_small_battery(seed, deadline_ms):
     # about 15 busy ticks of "big" in the battery for 7-10 samples: the charge binds
-    sc = tiny(horizon_ms=0.3, capacity=4.5e-7, interval=0.02)
+    sc = tiny(horizon_ms=0.3, capacity=4.5e-7, interval=0.02, deadline_ms=deadline_ms)
     h, brute = hindsight_seed(sc, seed), best_sequence(sc, seed)
     n = len(realised_arrivals(sc, seed))
     assert brute <= h + 1e-9
     assert h - brute <= 90.0 / n  # the Lagrangian relaxation loses at most about one sample here
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_hindsight_with_deadlines_bounds_brute_force(seed):
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("deadline_ms", [0.03, 0.06])
+def test_hindsight_with_deadlines_equals_brute_force(seed, deadline_ms):
+    """The FIFO states are exact: the optimum over every action sequence, not the occupancy relaxation."""
+    sc = tiny(horizon_ms=0.25, interval=0.01, deadline_ms=deadline_ms)
+    brute = best_sequence(sc, seed)
+    assert hindsight_seed(sc, seed) == pytest.approx(brute, abs=1e-9)
+    assert brute <= hindsight_seed(sc, seed, max_states=0) + 1e-9  # the relaxation still bounds it
+
+
+def test_the_fifo_states_tighten_the_occupancy_relaxation():
+    """Drop-tail keeps the old samples: crediting the youngest ones overstates the value under a deadline."""
+    sc = tiny(horizon_ms=0.3, interval=0.01, p=0.7, buffer=2, deadline_ms=0.06)
+    brute = best_sequence(sc, 1)
+    assert hindsight_seed(sc, 1) == pytest.approx(brute, abs=1e-9)
+    assert hindsight_seed(sc, 1, max_states=0) > brute + 0.5
+
+
+def test_past_max_states_the_relaxation_answers():
     sc = tiny(horizon_ms=0.25, interval=0.01, deadline_ms=0.06)
-    assert best_sequence(sc, seed) <= hindsight_seed(sc, seed) + 1e-9
+    assert hindsight_seed(sc, 0, max_states=2) == hindsight_seed(sc, 0, max_states=0)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("skip_ms", [0.0, 0.01])
 def test_hindsight_with_a_skip_equals_brute_force(seed, skip_ms):
-    """A skip of 0 or 1 tick: exact without a deadline, an upper bound with one (the age relaxation)."""
+    """A skip of 0 or 1 tick: exact without a deadline and, with the FIFO states, with one."""
     sc = tiny(interval=0.01, horizon_ms=0.2, skip_ms=skip_ms)
     assert hindsight_seed(sc, seed) == pytest.approx(best_sequence(sc, seed), abs=1e-9)
     sc = tiny(interval=0.01, horizon_ms=0.2, skip_ms=skip_ms, deadline_ms=0.04)
-    assert best_sequence(sc, seed) <= hindsight_seed(sc, seed) + 1e-9
+    assert hindsight_seed(sc, seed) == pytest.approx(best_sequence(sc, seed), abs=1e-9)
 
 
 def test_without_a_skip_no_sample_is_discarded_for_free():

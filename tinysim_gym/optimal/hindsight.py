@@ -6,21 +6,24 @@ denominator ``N`` (every arrival before the horizon counts). For any charge pric
     accuracy sum of any run  <=  J(lambda) + lambda * budget
 
 where ``budget`` is the initial charge plus everything the harvester delivers (the capacity cap ignored; a
-supercapacitor's harvest at its best worth to the board, :func:`~tinysim_gym.optimal.fluid.harvest_worth`)
-and ``J(lambda)`` is the offline optimum of ``sum(accuracy - lambda * net charge)`` over every schedule of
-the realised trace with no battery at all (charge: ``L_k`` ticks of the model's current per inference,
-the idle current otherwise), solved exactly by backward induction over every tick ``t`` and buffer occupancy
-``q`` (:func:`_offline`). The schedule may also discard the waiting sample (zero ticks, no accuracy: free,
-so it dominates the engine's skip action, which costs the selector's time and charge) or stop for good
-(what a dying battery does: it earns and draws nothing more), so every run of the engine on that trace
-is one of its schedules drawing no more charge than the run did, and that is at most ``budget``: the
-inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a convex
-piecewise-linear function whose slope, ``budget`` less the charge of the optimal schedule, a forward
-pass gives), divided by ``N``.
+supercapacitor's harvest at its best worth to the board, :func:`~tinysim_gym.optimal.fluid.harvest_worth`) and
+``J(lambda)`` is the offline optimum of ``sum(accuracy - lambda * net charge)`` over every schedule of the
+realised trace with no battery at all (charge: ``L_k`` ticks of the model's current per inference, the idle
+current otherwise), solved by dynamic programming (below). The schedule may also discard the waiting sample
+(zero ticks, no accuracy: free, so it dominates the engine's skip action, which costs the selector's time and
+charge) or stop for good (what a dying battery does: it earns and draws nothing more), so every run of the
+engine on that trace is one of its schedules drawing no more charge than the run did, and that is at most
+``budget``: the inequality holds for every causal policy. The bound is its minimum over ``lambda`` (a convex
+piecewise-linear function whose slope is ``budget`` less the charge of the optimal schedule), divided by
+``N``.
 
-Deadlines: a sample taken from the buffer is credited as if it were the youngest it could be (the
-``q + 1``-th latest arrival so far), a relaxation, so the bound stays valid. Until depletion (no horizon) the
-episode's length depends on the policy; no hindsight bound is computed there (``None``).
+Solvers: without a deadline the waiting samples are alike and backward induction over every tick ``t``
+and buffer occupancy ``q`` is exact (:func:`_offline`). With one, drop-tail FIFO keeps the samples that got
+in before the buffer filled, so the state holds which samples wait
+(:func:`~tinysim_gym.optimal.offline_fifo.offline_fifo`, exact) while they fit in ``max_states``; past it
+the occupancy DP answers, crediting a sample taken from the buffer as if it were the youngest it could be
+(the ``q + 1``-th latest arrival so far), a relaxation, so the bound stays valid. Until depletion (no
+horizon) the episode's length depends on the policy; no hindsight bound is computed there (``None``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.optimal.lp import harvest_budget_mah
+from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, OK, offline_fifo
 
 NEG = -1e300
 
@@ -39,6 +43,9 @@ NEG = -1e300
 @njit(cache=True)
 def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard):
     """``J(price)`` over the trace ``arr`` (sorted arrival ticks, all ``< H``) and the charge its schedule draws.
+
+    The buffer is an occupancy ``q`` per tick: exact without a deadline (waiting samples are alike); with
+    one, a sample taken from the buffer is credited as the ``q + 1``-th latest arrival so far (a relaxation).
 
     Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), discard the sample for free
     (zero ticks; only when ``discard``), or stop for good (what a battery that dies does: nothing more is
@@ -195,8 +202,12 @@ def realised_arrivals(scenario: ScenarioConfig, seed: int | None) -> np.ndarray:
     return out[out < H]
 
 
-def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float = 1e-9) -> float | None:
-    """The hindsight bound (weighted accuracy %) of one seed, or None until depletion."""
+def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float = 1e-9,
+                   max_states: int = MAX_STATES) -> float | None:
+    """The hindsight bound (weighted accuracy %) of one seed, or None until depletion.
+
+    ``max_states``: the most FIFO states solved exactly (0: the occupancy relaxation only).
+    """
     sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
     eng = Engine(sc, chunk=1)
     H = int(eng.horizon_ticks)
@@ -220,9 +231,19 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     budget = eng.initial_mah + harvest_budget_mah(eng)
     B, D = int(eng.buffer_size), int(eng.deadline_ticks)
 
+    lmin = int(L[acc > 0].min()) if (acc > 0).any() else int(L.min())
+    # the exact FIFO states where a deadline makes the waiting samples differ, while they fit in max_states
+    # (the reachable states do not depend on the price: the first solve decides); else the occupancy DP
+    fifo = D >= 0 and B < 32 and N < 1 << A_BITS and max_states > 0
+
     def dual(price: float) -> tuple[float, float]:
         """The dual's value and slope (``budget`` less the charge the schedule draws)."""
-        v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard)
+        nonlocal fifo
+        if fifo:
+            v, c, _, status = offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states)
+            fifo = status == OK
+        if not fifo:
+            v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard)
         return v + price * budget, budget - c
 
     return _minimise(dual, float(np.max(acc / np.maximum(d * L, 1e-300))) * 2.0, tol) / N

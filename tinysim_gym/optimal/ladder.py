@@ -18,12 +18,13 @@ from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.optimal.hindsight import hindsight_seed
 from tinysim_gym.optimal.lp import bound
+from tinysim_gym.optimal.offline_fifo import MAX_STATES
 from tinysim_gym.optimal.oracle import solve
 from tinysim_gym.optimal.selector import OracleSelector
 
 
 def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float,
-                hindsight: bool = True) -> dict[str, Any]:
+                hindsight: bool = True, max_states: int = MAX_STATES) -> dict[str, Any]:
     """The upper rungs over ``seeds`` and the gap they certify for an oracle mean of ``oracle`` (%).
 
     Args:
@@ -31,13 +32,14 @@ def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float,
         seeds: episode seeds of the hindsight bound (the oracle's seeds).
         oracle: the oracle's mean weighted accuracy over those seeds (%).
         hindsight: False leaves the offline bound out (``upper`` is then the LP): it costs seconds per seed.
+        max_states: the most exact FIFO states per seed under a deadline (:func:`hindsight_seed`).
 
     Returns:
         ``lp``, ``hindsight`` (None until depletion or when left out), ``oracle``, ``upper = min(lp, hindsight)`` and
         ``certified_gap = upper - oracle``.
     """
     lp = float(bound(scenario).weighted_accuracy)
-    per_seed = [hindsight_seed(scenario, s) for s in seeds] if hindsight else [None]
+    per_seed = [hindsight_seed(scenario, s, max_states=max_states) for s in seeds] if hindsight else [None]
     hind = None if any(v is None for v in per_seed) else float(np.mean([v for v in per_seed if v is not None]))
     upper = lp if hind is None else min(lp, hind)
     return {"lp": lp, "hindsight": hind, "oracle": oracle, "upper": upper, "certified_gap": upper - oracle}
