@@ -243,15 +243,14 @@ class TinySimVectorEnv(VectorEnv):
             self._reset_row(int(i), seeds[i])
         if self._renderer is not None and 0 in rows:
             self._renderer.reset(self.engine(0))
-        figures = Figures(n, self._charge.shape[1])
-        self._figures_of(self._rows, figures)
-        return (self.OBS.copy() if self.copy else self.OBS), packed(figures.as_dict())
+        return (self.OBS.copy() if self.copy else self.OBS), packed(self._figures_of(self._rows).as_dict())
 
-    def _figures_of(self, rows: np.ndarray, figures: Figures) -> None:
-        """Write the info figures of ``rows`` now into ``figures`` (see :mod:`tinysim_gym.envs.infos`)."""
+    def _figures_of(self, rows: np.ndarray, figures: Figures | None = None) -> Figures:
+        """The info figures of ``rows`` now, written into ``figures`` (new ones if None); see :mod:`.infos`."""
+        f = Figures(self.num_envs, self._charge.shape[1]) if figures is None else figures
         rows_into(rows, self.ST, self.FS, self.PF, self.WK, self._last_actions, self.engines[0].timebase_ms,
-                  self.settings.drop_penalty, self._charge, self._static, self._cheapest,
-                  figures.F, figures.I, figures.mask)
+                  self.settings.drop_penalty, self._charge, self._static, self._cheapest, f.F, f.I, f.mask)
+        return f
 
     def _actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
@@ -341,14 +340,12 @@ class TinySimVectorEnv(VectorEnv):
     def step(self, actions: Any):
         """Step every sub-env with its action; returns ``(obs, rewards, terminated, truncated, infos)``."""
         rew, term, trunc, waiting, ended = self._advance(actions)
-        figures = Figures(self.num_envs, self._charge.shape[1])
         final = None
         if ended and self.autoreset_mode == AutoresetMode.SAME_STEP:  # the ended rows' figures before their reset
-            self._figures_of(np.array([i for i, _, _ in ended], dtype=np.int64), figures)
-            final = {i: row_info(figures.as_dict(), i) for i, _, _ in ended}
+            before = self._figures_of(np.array([i for i, _, _ in ended], dtype=np.int64)).as_dict()
+            final = {i: row_info(before, i) for i, _, _ in ended}
         self._autoreset(waiting, ended)
-        self._figures_of(self._rows, figures)
-        infos = packed(figures.as_dict())
+        infos = packed(self._figures_of(self._rows).as_dict())
         for i, final_obs, final_info in ended:
             metrics = final_info["episode_metrics"]
             end_info = {"episode_metrics": metrics}
