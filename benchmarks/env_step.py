@@ -1,7 +1,8 @@
 """Step-rate benchmark: TinySim-v0 (unwrapped) against CartPole-v1 in the same run, and the batched vector env.
 
 Prints one JSON object. Single-env rates are medians over ``--repeats`` interleaved repeats of ``--steps``
-steps each (a fixed pseudo-random action sequence, resetting when an episode ends, the way a training loop
+steps each (the default env, the goal's figure, and beside it the same env with ``full_info=False``, whose
+per-step info is empty) (a fixed pseudo-random action sequence, resetting when an episode ends, the way a training loop
 does); the vector env's rate counts decisions (sub-env steps) per second of a single thread. Rates are given
 per wall-clock second (the targets) and, for a shared machine, per CPU second of this process.
 
@@ -69,16 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     # one decision per step and no step limit: the registered ids set 16 and a limit for RL runs
     plain = {"decisions_per_step": 1, "max_steps": None}
     tiny_env = gym.make("TinySim-v0", scenario=args.scenario, **plain).unwrapped
+    lean_env = gym.make("TinySim-v0", scenario=args.scenario, full_info=False, **plain).unwrapped
     cart = gym.make("CartPole-v1").unwrapped
     tiny_actions = rng.integers(0, tiny_env.action_space.n, size=args.steps)
     cart_actions = rng.integers(0, 2, size=args.steps)
-    single_rate(tiny_env, tiny_actions[:2000])  # compile / warm up both
+    single_rate(tiny_env, tiny_actions[:2000])  # compile / warm up all three
+    single_rate(lean_env, tiny_actions[:2000])
     single_rate(cart, cart_actions[:2000])
-    tiny, cart_ = [], []
-    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+    tiny, lean, cart_ = [], [], []
+    for _ in range(args.repeats):  # interleaved, so all see the same machine load
         tiny.append(single_rate(tiny_env, tiny_actions))
+        lean.append(single_rate(lean_env, tiny_actions))
         cart_.append(single_rate(cart, cart_actions))
     t_wall, t_cpu = (statistics.median(x) for x in zip(*tiny, strict=True))
+    l_wall, l_cpu = (statistics.median(x) for x in zip(*lean, strict=True))
     c_wall, c_cpu = (statistics.median(x) for x in zip(*cart_, strict=True))
 
     venv = gym.make_vec("TinySim-v0", num_envs=args.num_envs, scenario=args.scenario, **plain)
@@ -102,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
             "cartpole_steps_per_s": round(c_wall),
             "ratio_vs_cartpole": round(t_wall / c_wall, 3),
             "ratio_vs_cartpole_cpu_time": round(t_cpu / c_cpu, 3),
+            "full_info_false_ratio_vs_cartpole": round(l_wall / c_wall, 3),
+            "full_info_false_ratio_vs_cartpole_cpu_time": round(l_cpu / c_cpu, 3),
+            "full_info_false_us_per_step": round(1e6 / l_wall, 3),
             "target_ratio": RATIO_GOAL,
             "meets_target": t_wall / c_wall >= RATIO_GOAL,
             "tinysim_us_per_step": round(1e6 / t_wall, 3),

@@ -21,23 +21,23 @@ def test_handle_steps_equal_array_steps_bit_for_bit():
     eng = env.engine
     a = [*env._arrays, env._out_i, env._out_f]  # stepped by the array kernels, refilled by the engine
     b = [x.copy() for x in a]  # stepped through a handle
-    handle = state_handle(*b)
-    rng = np.random.default_rng(0)
     obs_a = np.empty(env._obs_dim, dtype=np.float32)
-    obs_b = np.empty_like(obs_a)
+    obs_b = np.empty_like(obs_a)  # the handle's observation buffer
+    handle = state_handle(*b, obs_b)
+    rng = np.random.default_rng(0)
     steps = refills = 0
     status = K.DECISION
     while status != K.DONE:
         k = int(rng.integers(env.action_space.n))
         status = env_step_into(*a[:6], obs_a, k, 3, a[6], a[7])
-        status_b = env_step_at(handle, obs_b, k, 3)
+        status_b = env_step_at(handle, k, 3)
         while status == K.NEED_ARRIVALS:
             assert status_b == status
             eng.refill_arrivals()
             b[0][:], b[4][:] = a[0], a[4]  # the same arrivals for both
             refills += 1
             status = env_resume_into(*a[:6], obs_a, a[6], a[7])
-            status_b = env_resume_at(handle, obs_b)
+            status_b = env_resume_at(handle)
         assert status_b == status
         assert obs_a.tobytes() == obs_b.tobytes()
         assert all(x.tobytes() == y.tobytes() for x, y in zip(a, b, strict=True))
@@ -62,7 +62,7 @@ def test_a_deep_copy_steps_its_own_arrays():
                                  np.zeros(8, dtype=np.int64)[::2]])
 def test_a_handle_refuses_arrays_the_kernels_would_misread(bad):
     good = [np.zeros(4, dtype=d) for d in (np.int64, np.float64, np.int64, np.float64, np.int64, np.int64,
-                                            np.int64, np.float64)]
+                                            np.int64, np.float64, np.float32)]
     state_handle(*good)
     with pytest.raises(TypeError, match="array 0"):
         state_handle(bad, *good[1:])

@@ -67,6 +67,50 @@ def fixed_pick(t, r, q, params, mem):
 
 
 @njit(cache=True, inline="always")
+def _settle(ST, FS, PI, PF, arr):
+    """The general advance until a loop can take over (a decision pending or a run under way, no end yet).
+
+    Returns:
+        ``DECISION`` (take over), else the general kernels' status to return.
+    """
+    while True:
+        ph = ST[K.S_PHASE]
+        if ST[K.S_END] < 0 and (ph == K.P_RUN or ph == K.P_DECIDE):
+            return K.DECISION
+        status = K.advance(ST, FS, PI, PF, arr)
+        if status != K.DECISION:
+            return status
+
+
+@njit(cache=True, inline="always")
+def _load(ST, FS):
+    """The counters both loops keep in locals, in :func:`_store`'s order (``pending`` first)."""
+    return (ST[K.S_PHASE] == K.P_DECIDE, ST[K.S_T], ST[K.S_FREE], ST[K.S_INF], ST[K.S_ARR], ST[K.S_BUSY],
+            ST[K.S_IDLE], ST[K.S_LAST_ACTION], ST[K.S_LAST_T], ST[K.S_DECISIONS], FS[K.G_R], FS[K.G_ACC_SUM],
+            FS[K.G_DRAWN_INF], FS[K.G_DRAWN_IDLE])
+
+
+@njit(cache=True, inline="always")
+def _store(ST, FS, pending, t, free, inf, narr, busy, idle, last_action, last_t, decisions, r, acc_sum,
+           drawn_inf, drawn_idle):
+    """Write back what :func:`_load` read."""
+    ST[K.S_PHASE] = K.P_DECIDE if pending else K.P_RUN
+    ST[K.S_T] = t
+    ST[K.S_FREE] = free
+    ST[K.S_INF] = inf
+    ST[K.S_ARR] = narr
+    ST[K.S_BUSY] = busy
+    ST[K.S_IDLE] = idle
+    ST[K.S_LAST_ACTION] = last_action
+    ST[K.S_LAST_T] = last_t
+    ST[K.S_DECISIONS] = decisions
+    FS[K.G_R] = r
+    FS[K.G_ACC_SUM] = acc_sum
+    FS[K.G_DRAWN_INF] = drawn_inf
+    FS[K.G_DRAWN_IDLE] = drawn_idle
+
+
+@njit(cache=True, inline="always")
 def queue_loop(ST, FS, PI, PF, arr, pick, params, mem, seed):
     """The queue machine, each model from ``pick``; ``seed`` selects the discharge rule.
 
@@ -82,34 +126,19 @@ def queue_loop(ST, FS, PI, PF, arr, pick, params, mem, seed):
     ring = K.S_COUNTS + 2 * n
     deadline = PI[K.I_DEADLINE]
     while True:
-        ph = ST[K.S_PHASE]
-        if ST[K.S_END] >= 0 or (ph != K.P_RUN and ph != K.P_DECIDE):
-            status = K.advance(ST, FS, PI, PF, arr)
-            if status != K.DECISION:
-                return status
-            continue
-        pending = ph == K.P_DECIDE
-        t = ST[K.S_T]
-        free = ST[K.S_FREE]
+        status = _settle(ST, FS, PI, PF, arr)
+        if status != K.DECISION:
+            return status
+        (pending, t, free, inf, narr, busy, idle, last_action, last_t, decisions, r, acc_sum, drawn_inf,
+         drawn_idle) = _load(ST, FS)
         q = ST[K.S_Q]
         ovf = ST[K.S_DROP_OVF]
-        inf = ST[K.S_INF]
-        narr = ST[K.S_ARR]
         ai = ST[K.S_AI]
         an = ST[K.S_AN]
-        busy = ST[K.S_BUSY]
-        idle = ST[K.S_IDLE]
-        last_action = ST[K.S_LAST_ACTION]
         from_buf = ST[K.S_FROM_BUF]
-        last_t = ST[K.S_LAST_T]
-        decisions = ST[K.S_DECISIONS]
         qhead = ST[K.S_QHEAD]
         misses = ST[K.S_MISSES]
         dec_arr = ST[K.S_DEC_ARR]
-        r = FS[K.G_R]
-        acc_sum = FS[K.G_ACC_SUM]
-        drawn_inf = FS[K.G_DRAWN_INF]
-        drawn_idle = FS[K.G_DRAWN_IDLE]
         comp = FS[K.G_COMP]
         lo = _binade_low(r)
         s_idle = _binade_step(d_idle, lo)
@@ -221,27 +250,15 @@ def queue_loop(ST, FS, PI, PF, arr, pick, params, mem, seed):
             idle += kk
             drawn_idle += kk * d_idle
             free = stop
-        ST[K.S_PHASE] = K.P_DECIDE if pending else K.P_RUN
-        ST[K.S_T] = t
-        ST[K.S_FREE] = free
+        _store(ST, FS, pending, t, free, inf, narr, busy, idle, last_action, last_t, decisions, r, acc_sum,
+               drawn_inf, drawn_idle)
         ST[K.S_Q] = q
         ST[K.S_DROP_OVF] = ovf
-        ST[K.S_INF] = inf
-        ST[K.S_ARR] = narr
         ST[K.S_AI] = ai
-        ST[K.S_BUSY] = busy
-        ST[K.S_IDLE] = idle
-        ST[K.S_LAST_ACTION] = last_action
         ST[K.S_FROM_BUF] = from_buf
-        ST[K.S_LAST_T] = last_t
-        ST[K.S_DECISIONS] = decisions
         ST[K.S_QHEAD] = qhead
         ST[K.S_MISSES] = misses
         ST[K.S_DEC_ARR] = dec_arr
-        FS[K.G_R] = r
-        FS[K.G_ACC_SUM] = acc_sum
-        FS[K.G_DRAWN_INF] = drawn_inf
-        FS[K.G_DRAWN_IDLE] = drawn_idle
         FS[K.G_COMP] = comp
         if action == _NEED:
             return K.NEED_ARRIVALS
@@ -263,26 +280,11 @@ def lump_loop(ST, FS, PI, PF, arr, pick, params, mem):
     H = PI[K.I_H]
     Heff = H if H >= 0 else NO_HORIZON
     while True:
-        ph = ST[K.S_PHASE]
-        if ST[K.S_END] >= 0 or (ph != K.P_RUN and ph != K.P_DECIDE):
-            status = K.advance(ST, FS, PI, PF, arr)
-            if status != K.DECISION:
-                return status
-            continue
-        pending = ph == K.P_DECIDE
-        t = ST[K.S_T]
-        free = ST[K.S_FREE]
-        inf = ST[K.S_INF]
-        narr = ST[K.S_ARR]
-        busy = ST[K.S_BUSY]
-        idle = ST[K.S_IDLE]
-        last_action = ST[K.S_LAST_ACTION]
-        last_t = ST[K.S_LAST_T]
-        decisions = ST[K.S_DECISIONS]
-        r = FS[K.G_R]
-        acc_sum = FS[K.G_ACC_SUM]
-        drawn_inf = FS[K.G_DRAWN_INF]
-        drawn_idle = FS[K.G_DRAWN_IDLE]
+        status = _settle(ST, FS, PI, PF, arr)
+        if status != K.DECISION:
+            return status
+        (pending, t, free, inf, narr, busy, idle, last_action, last_t, decisions, r, acc_sum, drawn_inf,
+         drawn_idle) = _load(ST, FS)
         lo = _binade_low(r)
         s_idle = _binade_step(d_idle, lo)
         k_user = -1
@@ -328,20 +330,8 @@ def lump_loop(ST, FS, PI, PF, arr, pick, params, mem):
             narr += 1
             t = ta
             pending = True
-        ST[K.S_PHASE] = K.P_DECIDE if pending else K.P_RUN
-        ST[K.S_T] = t
-        ST[K.S_FREE] = free
-        ST[K.S_INF] = inf
-        ST[K.S_ARR] = narr
-        ST[K.S_BUSY] = busy
-        ST[K.S_IDLE] = idle
-        ST[K.S_LAST_ACTION] = last_action
-        ST[K.S_LAST_T] = last_t
-        ST[K.S_DECISIONS] = decisions
-        FS[K.G_R] = r
-        FS[K.G_ACC_SUM] = acc_sum
-        FS[K.G_DRAWN_INF] = drawn_inf
-        FS[K.G_DRAWN_IDLE] = drawn_idle
+        _store(ST, FS, pending, t, free, inf, narr, busy, idle, last_action, last_t, decisions, r, acc_sum,
+               drawn_inf, drawn_idle)
         if slow_apply:
             K.apply(ST, FS, PI, PF, k_user)
             continue

@@ -22,7 +22,9 @@ def default_config() -> dict[str, Any]:
     ``max_models`` (pad the action space to this many model slots, with masks; None = the profile's count)
     and ``obs_model_features`` (per-slot model features; :mod:`tinysim_gym.envs.model_features`),
     ``max_steps`` (agent steps per episode before ``truncated=True``; None = no limit), ``render_every_ms``
-    (simulated time between rendered samples; None = the horizon / 200, or 250 ms without a horizon).
+    (simulated time between rendered samples; None = the horizon / 200, or 250 ms without a horizon),
+    ``full_info`` (False: the single env's per-step info is empty, except the episode's end: a third of the
+    step's cost, for loops that never read it; the batched env always gives every key).
     """
     return {
         "scenario": "usps-l476-async-horizon",
@@ -47,4 +49,5 @@ def default_config() -> dict[str, Any]:
         "obs_model_features": False,
         "max_steps": None,
         "render_every_ms": None,
+        "full_info": True,
     }

@@ -1,10 +1,11 @@
 """The single env's step kernels called through one *handle*: the addresses of its state arrays.
 
 Numba unboxes every array argument of a call from Python (~0.1 us each, more than the simulation of a
-typical decision): :func:`~tinysim_gym.envs.kernels.env_step_into` takes nine arrays, so its call cost
+typical decision): :func:`~tinysim_gym.envs.kernels.env_step_into` takes ten arrays, so its call cost
 ~1 us. The kernels here take one int64 array holding the address and length of each state array instead
-(see :func:`state_handle`), view the arrays in place and run the very same kernels, so the numbers are the
-ones :func:`~tinysim_gym.envs.kernels.env_step_into` gives, bit for bit.
+(see :func:`state_handle`), the observation buffer among them, view the arrays in place and run the very
+same kernels, so the numbers are the ones :func:`~tinysim_gym.envs.kernels.env_step_into` gives, bit for
+bit.
 
 A handle does not keep its arrays alive: the caller holds them (and builds a new handle whenever it
 binds new arrays; a copied or unpickled env must build its own, its arrays live elsewhere).
@@ -21,12 +22,12 @@ from numba.extending import intrinsic
 from tinysim_gym.envs.kernels import env_resume_into, env_step_into
 
 #: the arrays of a handle, in order, with their dtypes: the engine's state and parameters, its arrival
-#: buffer, the env's work row and the step's two result arrays
-HANDLE_DTYPES = (np.int64, np.float64, np.int64, np.float64, np.int64, np.int64, np.int64, np.float64)
+#: buffer, the env's work row, the step's two result arrays and the observation it writes
+HANDLE_DTYPES = (np.int64, np.float64, np.int64, np.float64, np.int64, np.int64, np.int64, np.float64, np.float32)
 
 
 def state_handle(*arrays: np.ndarray) -> np.ndarray:
-    """The handle of ``(ST, FS, PI, PF, arr, WK, out_i, out_f)``: ``[address, length]`` per array.
+    """The handle of ``(ST, FS, PI, PF, arr, WK, out_i, out_f, obs)``: ``[address, length]`` per array.
 
     Raises:
         TypeError: an array that is not one-dimensional, C-contiguous, writeable and of its dtype
@@ -60,6 +61,7 @@ def _pointer_intrinsic(dtype: types.Number) -> Callable[..., object]:
 
 _int64_at = _pointer_intrinsic(types.int64)
 _float64_at = _pointer_intrinsic(types.float64)
+_float32_at = _pointer_intrinsic(types.float32)
 
 
 @njit(cache=True, inline="always")
@@ -73,18 +75,19 @@ def _views(H):
         carray(_int64_at(H[10]), H[11]),
         carray(_int64_at(H[12]), H[13]),
         carray(_float64_at(H[14]), H[15]),
+        carray(_float32_at(H[16]), H[17]),
     )
 
 
 @njit(cache=True)
-def env_step_at(H, obs, k, reps):
-    """:func:`~tinysim_gym.envs.kernels.env_step_into` on the arrays of handle ``H``."""
-    ST, FS, PI, PF, arr, WK, out_i, out_f = _views(H)
+def env_step_at(H, k, reps):
+    """:func:`~tinysim_gym.envs.kernels.env_step_into` on the arrays of handle ``H`` (the observation too)."""
+    ST, FS, PI, PF, arr, WK, out_i, out_f, obs = _views(H)
     return env_step_into(ST, FS, PI, PF, arr, WK, obs, k, reps, out_i, out_f)
 
 
 @njit(cache=True)
-def env_resume_at(H, obs):
+def env_resume_at(H):
     """:func:`~tinysim_gym.envs.kernels.env_resume_into` on the arrays of handle ``H``."""
-    ST, FS, PI, PF, arr, WK, out_i, out_f = _views(H)
+    ST, FS, PI, PF, arr, WK, out_i, out_f, obs = _views(H)
     return env_resume_into(ST, FS, PI, PF, arr, WK, obs, out_i, out_f)

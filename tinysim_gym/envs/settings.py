@@ -79,6 +79,10 @@ class EnvSettings:
             names += feature_names(self.max_models)
         self.max_steps = None if cfg["max_steps"] is None else _int(cfg, "max_steps", 1, 1_000_000_000)
         self.render_every_ms = _render_every_ms(cfg["render_every_ms"], self.scenario)
+        if not isinstance(cfg["full_info"], bool | np.bool_):
+            raise ConfigError(f"env.full_info: expected true or false, got {cfg['full_info']!r}")
+        #: False: the single env's per-step info is empty (the episode's end still carries its metrics)
+        self.full_info = bool(cfg["full_info"])
         self.feature_names = tuple(names)
         self.obs_dim = len(names)
         self.n_models = len(self.scenario.profile.models)

@@ -28,7 +28,7 @@ from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.envs.actions import mask_inputs
 from tinysim_gym.envs.batch_ends import out_of_range, step_ends
-from tinysim_gym.envs.infos import packed, row_figures, row_info
+from tinysim_gym.envs.infos import Figures, packed, row_info, rows_into
 from tinysim_gym.envs.kernels import batch_step, env_first, env_resume, step_reward
 from tinysim_gym.envs.render import Renderer
 from tinysim_gym.envs.settings import CHUNK, EnvSettings, split_kwargs
@@ -128,6 +128,7 @@ class TinySimVectorEnv(VectorEnv):
         self._started = np.zeros(n, dtype=bool)
         self._steps = np.zeros(n, dtype=np.int64)
         self._rew = np.zeros(n, dtype=np.float64)
+        self._rows = np.arange(n, dtype=np.int64)
         self.WK = np.stack([s.work_row() for _ in range(n)])
         self.OBS = np.zeros((n, s.obs_dim), dtype=np.float32)
         self._set_scenario(s.scenario)
@@ -242,12 +243,14 @@ class TinySimVectorEnv(VectorEnv):
             self._reset_row(int(i), seeds[i])
         if self._renderer is not None and 0 in rows:
             self._renderer.reset(self.engine(0))
-        return (self.OBS.copy() if self.copy else self.OBS), packed(self._figures())
+        return (self.OBS.copy() if self.copy else self.OBS), packed(self._figures_of(self._rows).as_dict())
 
-    def _figures(self) -> dict[str, Any]:
-        """Every row's info figures now (see :func:`tinysim_gym.envs.infos.row_figures`)."""
-        return row_figures(self.ST, self.FS, self.PF, self.WK, self._last_actions, self.engines[0].timebase_ms,
-                           self.settings.drop_penalty, self._charge, self._static, self._cheapest)
+    def _figures_of(self, rows: np.ndarray, figures: Figures | None = None) -> Figures:
+        """The info figures of ``rows`` now, written into ``figures`` (new ones if None); see :mod:`.infos`."""
+        f = Figures(self.num_envs, self._charge.shape[1]) if figures is None else figures
+        rows_into(rows, self.ST, self.FS, self.PF, self.WK, self._last_actions, self.engines[0].timebase_ms,
+                  self.settings.drop_penalty, self._charge, self._static, self._cheapest, f.F, f.I, f.mask)
+        return f
 
     def _actions(self, actions: Any) -> np.ndarray:
         a = np.asarray(actions)
@@ -293,10 +296,8 @@ class TinySimVectorEnv(VectorEnv):
         self._last_actions[:] = a
         rew = self._rew
         dp = self.settings.drop_penalty
-        need = batch_step(
-            self.ST, self.FS, self.PI, self.PF, self.ARR, self.WK, self.OBS, a,
-            self.settings.decisions_per_step, dp, st, rew,
-        )  # fmt: skip
+        reps = self.settings.decisions_per_step
+        need = batch_step(self.ST, self.FS, self.PI, self.PF, self.ARR, self.WK, self.OBS, a, reps, dp, st, rew)
         if need:
             for i in np.flatnonzero(st == K.NEED_ARRIVALS):
                 eng = self.engines[i]
@@ -339,17 +340,19 @@ class TinySimVectorEnv(VectorEnv):
     def step(self, actions: Any):
         """Step every sub-env with its action; returns ``(obs, rewards, terminated, truncated, infos)``."""
         rew, term, trunc, waiting, ended = self._advance(actions)
-        same_step = self.autoreset_mode == AutoresetMode.SAME_STEP
-        final = self._figures() if ended and same_step else None
+        final = None
+        if ended and self.autoreset_mode == AutoresetMode.SAME_STEP:  # the ended rows' figures before their reset
+            before = self._figures_of(np.array([i for i, _, _ in ended], dtype=np.int64)).as_dict()
+            final = {i: row_info(before, i) for i, _, _ in ended}
         self._autoreset(waiting, ended)
-        infos = packed(self._figures())
+        infos = packed(self._figures_of(self._rows).as_dict())
         for i, final_obs, final_info in ended:
             metrics = final_info["episode_metrics"]
             end_info = {"episode_metrics": metrics}
             if term[i]:  # as the single env: the episode's figure replaces the running one at a true end
                 end_info["weighted_accuracy"] = metrics["weighted_accuracy"]
             if final is not None:  # the row was reset: its info is the reset's, the end goes to final_info
-                end_info = {"final_obs": final_obs, "final_info": {**row_info(final, i), **end_info}}
+                end_info = {"final_obs": final_obs, "final_info": {**final[i], **end_info}}
             infos = self._add_info(infos, end_info, i)
         obs = self.OBS.copy() if self.copy else self.OBS
         return obs, rew, term, trunc, infos
