@@ -249,6 +249,7 @@ def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overr
     sc_dump = sc.model_dump(mode="json")
     venv = make_vec_env(algo_name, hp, sc_dump, hp["n_envs"], train_seed_base(seed))
     model = make_model(algo_name, hp, venv, seed)
+    venv.seed(train_seed_base(seed))  # the model's constructor seeded the env with ``seed`` itself (SB3 does)
     run_dir = next_run_dir(log_dir, sc.name, algo_name)
     run = {
         "algo": algo_name,

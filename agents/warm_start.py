@@ -14,8 +14,8 @@ too so that the first policy-gradient updates judge the cloned policy by its own
 
 Seeds: episode ``j`` of the demonstrations starts from seed ``train_seed_base(seed) + 500 + j`` (the
 training block of the run's seed; :data:`SEED_OFFSET`), never an evaluation (1000+) or validation (100..)
-seed; afterwards the env and the random generators are seeded again as the model's constructor seeded
-them, so the RL episodes are those of a run without a warm start. The demonstrations' steps are not
+seed; afterwards the env is seeded back to the training seeds, so the RL episodes are those of a run
+without a warm start. The demonstrations' steps are not
 counted in ``n_timesteps``.
 
 With action repeat (``decisions_per_step`` K > 1) the teacher answers the first decision of each step and
@@ -202,7 +202,7 @@ def agreement(model: Any, observations: np.ndarray, actions: np.ndarray) -> floa
 
 def warm_start(model: Any, settings: Mapping[str, Any], seed_base: int, max_models: int | None = None,
                report: Callable[[str], None] | None = None) -> WarmStartResult:
-    """Clone the teacher into ``model`` on its own training env, then reseed as the model's constructor did.
+    """Clone the teacher into ``model`` on its own training env, then seed the env back to ``seed_base``.
 
     Args:
         model: a fresh on-policy SB3 model (PPO, A2C, MaskablePPO) with its training env.
@@ -217,10 +217,7 @@ def warm_start(model: Any, settings: Mapping[str, Any], seed_base: int, max_mode
                     float(model.gamma), max_models)
     t1 = time.perf_counter()
     fit = clone(model, demos, settings, seed_base)
-    if model.seed is not None:
-        # what the model's constructor did (SB3 seeds the env with the model's seed, and torch): the RL
-        # episodes and the sampling then start where they would without a warm start; learn() resets the env
-        model.set_random_seed(model.seed)
+    venv.seed(seed_base)  # the RL episodes start where they would without a warm start (learn() resets)
     res = WarmStartResult(str(settings["teacher"]), len(demos.seeds), len(demos.actions), demos.seeds,
                           float(np.mean(demos.weighted_accuracy)), fit, t1 - t0, time.perf_counter() - t1)
     if report is not None:

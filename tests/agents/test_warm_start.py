@@ -46,7 +46,9 @@ def _model(sc: dict, seed: int, warm: dict | None = None):
     over = {"env_kwargs": ENV, "n_envs": 4, "n_steps": 64, **({"warm_start": warm} if warm else {})}
     hp, _ = H.load("ppo", sc["name"], None, over)
     venv = make_vec_env("ppo", hp, sc, hp["n_envs"], train_seed_base(seed))
-    return make_model("ppo", hp, venv, seed), hp
+    model = make_model("ppo", hp, venv, seed)
+    venv.seed(train_seed_base(seed))  # as agents.training does after the constructor seeded it
+    return model, hp
 
 
 def test_settings_are_validated_with_one_line_errors() -> None:
