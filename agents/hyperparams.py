@@ -25,6 +25,8 @@ policy_kwargs      the zoo's ``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`
 eval_freq          held-out evaluation every this many steps (0: never), on ``eval_seeds``
 eval_seeds         list of seeds (default ``[100, 101, 102]``; the ``tinysim evaluate`` test seeds are 0..N-1)
 checkpoint_freq    a checkpoint every this many steps (0: only the final model)
+warm_start         behaviour cloning from a teacher before training (:mod:`agents.warm_start`):
+                   ``{teacher: oracle, episodes: 16, epochs: 20}``; on-policy algorithms only
 anything else      keyword arguments of the algorithm's constructor (``learning_rate``, ``gamma``, ...)
 =================  ======================================================================================
 
@@ -59,7 +61,7 @@ ALGO_ALIASES = {"maskable-ppo": "maskable_ppo", "maskableppo": "maskable_ppo"}
 #: keys handled here rather than passed to the algorithm
 SPECIAL_KEYS = (
     "policy", "n_envs", "n_timesteps", "env_kwargs", "env_wrapper", "vec_env_wrapper", "normalize",
-    "policy_kwargs", "eval_freq", "eval_seeds", "checkpoint_freq",
+    "policy_kwargs", "eval_freq", "eval_seeds", "checkpoint_freq", "warm_start",
 )  # fmt: skip
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 #: algorithm arguments set by the training code itself
@@ -322,6 +324,14 @@ def validate(algo: str, hp: Mapping[str, Any], where: str = "hyperparams") -> di
         if bad:
             raise ConfigError(f"{where}.normalize: unknown key {bad[0]!r} (allowed: {', '.join(ok)})")
     out["policy_kwargs"] = _policy_kwargs(out["policy_kwargs"], f"{where}.policy_kwargs")
+    if "warm_start" in out:
+        from agents.warm_start import warm_start_settings
+
+        ws = warm_start_settings(out.pop("warm_start"), f"{where}.warm_start")
+        if ws is not None:
+            if algo == "dqn":
+                raise ConfigError(f"{where}.warm_start: clones into an actor-critic policy (ppo, a2c, maskable_ppo)")
+            out["warm_start"] = ws
     for key in SCHEDULE_KEYS:
         if key in out:
             schedule(out[key], f"{where}.{key}")

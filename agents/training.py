@@ -18,12 +18,12 @@ final_model.zip                         the model at the end of the last trainin
 evaluations.npz                         held-out evaluations: timesteps, per-seed weighted accuracy
 ======================================  ================================================================
 
-Seeds: the model uses ``seed``; training sub-env ``i`` starts from seed ``10000 + 1000 * seed + i``
-(``+ steps done`` after a resume); held-out evaluation during training uses ``eval_seeds`` (default
-100, 101, 102); ``tinysim evaluate --seeds N`` uses 0..N-1, as ``tinysim compare``. No training episode
-starts from an evaluation seed. On a ``randomize:`` scenario each sub-env draws every episode's scenario
-from its own seeded generator (see :class:`~tinysim_gym.envs.vector_env.TinySimVectorEnv`); ``run.yaml``
-keeps the range of the capacities the training episodes ran at (``train_capacity_mah``).
+Seeds: the model uses ``seed``; training sub-env ``i`` starts from seed ``10000 + 1000 * seed + i`` (``+ steps
+done`` after a resume; a ``warm_start``'s teacher episodes from ``+ 500``); held-out evaluation during training
+uses ``eval_seeds`` (default 100, 101, 102); ``tinysim evaluate --seeds N`` uses 0..N-1, as ``tinysim compare``.
+No training episode starts from an evaluation seed. On a ``randomize:`` scenario each sub-env draws every
+episode's scenario from its own seeded generator (see :class:`~tinysim_gym.envs.vector_env.TinySimVectorEnv`);
+``run.yaml`` keeps the range of the capacities the training episodes ran at (``train_capacity_mah``).
 
 Trust: an SB3 ``.zip`` (and a ``.pkl``) runs code when it is unpickled. :func:`agents.loading.load_agent`
 reads the safe pair and unpickles a raw zip only with ``trust_pickle=True``; ``--resume`` needs the optimiser
@@ -142,6 +142,14 @@ def train(
     callbacks = [episodes_cb, eval_cb, ckpt_cb]
     if progress is not None:
         callbacks.append(ProgressCallback(progress, start, total))
+    if resume is None and hp.get("warm_start"):
+        from agents.warm_start import warm_start
+
+        run["warm_start"] = warm_start(model, hp["warm_start"], train_seed_base(int(run["seed"])),
+                                       hp["env_kwargs"].get("max_models"), say).summary()
+        write_run(run_dir, run)
+        eval_cb.init_callback(model)
+        eval_cb.evaluate()  # the greedy check at step 0: the cloned policy, before any RL update
     say(f"training {algo_name} on {sc_dump['name']} for {total - start} steps (to {total}) in {run_dir}")
     interrupted = False
     try:
@@ -241,6 +249,7 @@ def _new_setup(algo, scenario, timesteps, seed, log_dir, hyperparams_file, overr
     sc_dump = sc.model_dump(mode="json")
     venv = make_vec_env(algo_name, hp, sc_dump, hp["n_envs"], train_seed_base(seed))
     model = make_model(algo_name, hp, venv, seed)
+    venv.seed(train_seed_base(seed))  # the model's constructor seeded the env with ``seed`` itself (SB3 does)
     run_dir = next_run_dir(log_dir, sc.name, algo_name)
     run = {
         "algo": algo_name,
