@@ -91,7 +91,7 @@ ALLOWED_WRAPPERS: dict[str, tuple[str, ...]] = {
         "ClipReward", "DelayObservation", "DtypeObservation", "FlattenObservation", "FrameStackObservation",
         "MaxAndSkipObservation", "NormalizeObservation", "NormalizeReward", "RecordEpisodeStatistics",
         "RescaleObservation", "StickyAction", "TimeAwareObservation", "TimeLimit",
-    )),
+    )) + ("tinysim_gym.envs.slot_shuffle.ShuffleSlots",),
 }
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "gelu", "silu", "selu", "sigmoid")
 

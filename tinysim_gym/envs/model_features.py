@@ -33,6 +33,25 @@ model_affordable_i     ``rem / (q x left)`` clipped to 1: the share of the remai
 samples_left           ``log10(1 + left) / 6`` clipped to 1 (0 without a horizon)
 =====================  =========================================================================
 
+**Pacing features** (``obs_model_features: pacing``): the same, and after each slot's six four more that
+make the budget's choice a linear read-out instead of a function the network must learn per device. With
+``pace = (rem - idle drain to the horizon) / (1 + left)``, the charge each remaining sample may spend:
+
+=====================  =========================================================================
+model_accuracy_rel_i   ``(acc - min) / (max - min)`` over the profile (1 when all are equal): accuracy /
+                       100 squeezes a 96.6 .. 99.3 % model set into 0.03 of the input range
+model_dominated_i      1 when another model is at least as accurate, no dearer and no slower (and
+                       strictly better in one, or an identical model in an earlier slot)
+model_pace_i           ``x / (1 + x)``, ``x = pace / q`` (0.5: the charge left pays for this model on
+                       every remaining sample; 1 for a free model or without a horizon)
+model_paced_i          1 for the most accurate undominated model whose ``q <= pace`` and whose latency
+                       keeps up with the mean arrival gap (slot 0, the cheapest, when none is): what a
+                       budget-pacing controller would run now
+=====================  =========================================================================
+
+The pace ignores the harvest to come (``harvest_now`` and ``soc`` say how much arrives): on a harvested
+device it is a floor, and the policy may spend above it.
+
 The default observation's ``soc`` (charge / capacity) and ``buffer_fill`` already normalise the energy and
 the queue; these add what differs between devices: what each model costs against what is left to serve.
 Every value comes from the device's configuration (profile, board, battery, workload parameters), its
@@ -56,32 +75,44 @@ SLOT_FEATURES = ("model_present", "model_accuracy", "model_latency", "model_char
                  "model_affordable")
 #: features after the slots
 GLOBAL_FEATURES = ("samples_left",)
+#: per-slot features ``obs_model_features: pacing`` adds after each slot's :data:`SLOT_FEATURES`
+PACING_FEATURES = ("model_accuracy_rel", "model_dominated", "model_pace", "model_paced")
+#: ``obs_model_features`` values -> the feature set ("" none, "basic" the slot features, "pacing" with pacing)
+MODES = {False: "", True: "basic", "pacing": "pacing"}
 
 
-def feature_names(max_models: int) -> list[str]:
+def slot_features(mode: str) -> tuple[str, ...]:
+    """The per-slot feature names of a feature set (``"basic"`` or ``"pacing"``)."""
+    return SLOT_FEATURES + PACING_FEATURES if mode == "pacing" else SLOT_FEATURES
+
+
+def feature_names(max_models: int, mode: str = "basic") -> list[str]:
     """The padded features' names: slot by slot, then the global ones."""
-    return [f"{f}_{i}" for i in range(max_models) for f in SLOT_FEATURES] + list(GLOBAL_FEATURES)
+    per = slot_features(mode)
+    return [f"{f}_{i}" for i in range(max_models) for f in per] + list(GLOBAL_FEATURES)
 
 
-def parse_padding(max_models: object, features: object, charge_switch: bool) -> tuple[int | None, bool]:
-    """Validate ``max_models`` and ``obs_model_features``; ``(K or None, features on)``.
+def parse_padding(max_models: object, features: object, charge_switch: bool) -> tuple[int | None, str]:
+    """Validate ``max_models`` and ``obs_model_features``; ``(K or None, feature set: "", "basic", "pacing")``.
 
     Raises:
         ConfigError: one line naming the field and what is allowed.
     """
-    if not isinstance(features, bool | np.bool_):
-        raise ConfigError(f"env.obs_model_features: expected true or false, got {features!r}")
+    key = bool(features) if isinstance(features, bool | np.bool_) else features
+    if not isinstance(key, bool | str) or key not in MODES:
+        raise ConfigError(f"env.obs_model_features: expected true, false or 'pacing', got {features!r}")
+    mode = MODES[key]
     if max_models is None:
-        if features:
+        if mode:
             raise ConfigError("env.obs_model_features: needs max_models (the number of padded model slots)")
-        return None, False
+        return None, ""
     if isinstance(max_models, bool) or not isinstance(max_models, int | np.integer) or not 1 <= max_models <= 64:
         raise ConfigError(f"env.max_models: expected an integer in 1..64 (padded model slots) or None, "
                           f"got {max_models!r}")
     if charge_switch:
         raise ConfigError("env.obs_charge_per_inference: one feature per model does not pad; with max_models use "
                           "obs_model_features (model_charge_left_i is the same figure per slot)")
-    return int(max_models), bool(features)
+    return int(max_models), mode
 
 
 def check_fits(max_models: int, scenario: ScenarioConfig, what: str) -> None:
@@ -97,13 +128,15 @@ class ModelSlots:
 
     Args:
         max_models: the padded slot count ``K``.
-        features: whether :meth:`fill` writes the features.
+        features: the feature set :meth:`fill` writes (``"basic"`` or True, ``"pacing"``; ``""`` or False: none).
     """
 
-    def __init__(self, max_models: int, features: bool) -> None:
+    def __init__(self, max_models: int, features: bool | str) -> None:
         self.max_models = max_models
-        self.features = features
-        self.dim = len(feature_names(max_models)) if features else 0
+        self.mode = MODES[features] if isinstance(features, bool) else features
+        self.features = bool(self.mode)
+        self.width = len(slot_features(self.mode))
+        self.dim = len(feature_names(max_models, self.mode)) if self.features else 0
 
     def refresh(self, eng: Engine) -> None:
         """Cache the episode's slot order and its static features (a new engine or scenario)."""
@@ -136,6 +169,13 @@ class ModelSlots:
         with np.errstate(divide="ignore"):
             static[:n, 2] = np.clip((np.log10(self.q / cap) + 6.0) / 6.0, 0.0, 1.0) if cap > 0 else 1.0
         self.static = static
+        self.lat = lat[self.order]
+        a = acc[self.order]
+        span = float(a.max() - a.min())
+        self.acc_rel = (a - a.min()) / span if span > 0 else np.ones(n)
+        self.dominated = dominated(a, self.q, self.lat)
+        #: the board's idle drain (mAh per ms), which the pace sets aside before the samples share the rest
+        self.idle_mah_per_ms = float(eng.scenario.board.idle_current_ma) / 3.6e6
 
     def engine_action(self, action: int) -> int:
         """The engine's action for a padded one (a missing slot runs slot 0, the cheapest model)."""
@@ -156,7 +196,7 @@ class ModelSlots:
         if not self.features:
             return
         n, k_max = self.n, self.max_models
-        slots = np.zeros((k_max, len(SLOT_FEATURES)), dtype=np.float64)
+        slots = np.zeros((k_max, self.width), dtype=np.float64)
         slots[:n, 0] = 1.0
         slots[:, 1:4] = self.static
         rem = max(float(remaining_mah), 0.0)
@@ -165,5 +205,45 @@ class ModelSlots:
         with np.errstate(divide="ignore", invalid="ignore"):  # a free model: it is affordable, costs nothing
             slots[:n, 4] = np.minimum(q / rem, 1.0) if rem > 0 else 1.0
             slots[:n, 5] = np.nan_to_num(np.minimum(rem / (q * left), 1.0), nan=1.0) if left > 0 else 1.0
+        if self.mode == "pacing":
+            slots[:n, 6:] = self.pacing(rem, time_ms, left)
         obs[-self.dim : -len(GLOBAL_FEATURES)] = slots.reshape(-1)
         obs[-1] = min(math.log10(1.0 + left) / 6.0, 1.0)
+
+    def pacing(self, rem: float, time_ms: float, left: float) -> np.ndarray:
+        """The four pacing features of the present slots, ``(n, 4)`` (see the module's table)."""
+        n = self.n
+        out = np.zeros((n, len(PACING_FEATURES)), dtype=np.float64)
+        out[:, 0] = self.acc_rel
+        out[:, 1] = self.dominated
+        if self.horizon_ms is None:
+            pace = math.inf
+        else:
+            idle = self.idle_mah_per_ms * max(self.horizon_ms - time_ms, 0.0)
+            pace = max(rem - idle, 0.0) / (1.0 + left)
+        q = self.q
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(q > 0, pace / np.where(q > 0, q, 1.0), math.inf)
+        out[:, 2] = np.where(np.isinf(x), 1.0, x / (1.0 + np.where(np.isinf(x), 0.0, x)))
+        ok = (q <= pace) & (self.lat <= self.gap_ms) & (self.dominated == 0)
+        pick = int(np.flatnonzero(ok)[np.argmax(self.acc_rel[ok])]) if ok.any() else 0
+        out[pick, 3] = 1.0
+        return out
+
+
+def dominated(acc: np.ndarray, q: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """1.0 for each model another one dominates, 0.0 otherwise.
+
+    ``j`` dominates ``i`` when it is at least as accurate, no dearer and no slower, and strictly better in
+    one of them (or identical and earlier in the slot order).
+    """
+    n = len(acc)
+    out = np.zeros(n, dtype=np.float64)
+    for i in range(n):
+        for j in range(n):
+            if j == i or acc[j] < acc[i] or q[j] > q[i] or lat[j] > lat[i]:
+                continue
+            if acc[j] > acc[i] or q[j] < q[i] or lat[j] < lat[i] or j < i:
+                out[i] = 1.0
+                break
+    return out

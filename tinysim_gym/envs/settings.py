@@ -76,7 +76,7 @@ class EnvSettings:
             raise ConfigError("env.max_models: the batched vector env has no padded encoding; use "
                               "gymnasium.vector.SyncVectorEnv (or tinysim_gym.envs.padded_vector.PaddedVectorEnv)")
         if self.model_features:
-            names += feature_names(self.max_models)
+            names += feature_names(self.max_models, self.model_features)
         self.max_steps = None if cfg["max_steps"] is None else _int(cfg, "max_steps", 1, 1_000_000_000)
         self.render_every_ms = _render_every_ms(cfg["render_every_ms"], self.scenario)
         if not isinstance(cfg["full_info"], bool | np.bool_):
