@@ -34,8 +34,10 @@ from numba import njit
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.dual_penalty import penalty_tables
 from tinysim_gym.optimal.lp import harvest_budget_mah
-from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, OK, offline_fifo
+from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, NO_PENALTY, OK, offline_fifo
 
 NEG = -1e300
 
@@ -203,10 +205,12 @@ def realised_arrivals(scenario: ScenarioConfig, seed: int | None) -> np.ndarray:
 
 
 def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float = 1e-9,
-                   max_states: int = MAX_STATES) -> float | None:
+                   max_states: int = MAX_STATES, penalty: np.ndarray | None = None) -> float | None:
     """The hindsight bound (weighted accuracy %) of one seed, or None until depletion.
 
-    ``max_states``: the most FIFO states solved exactly (0: the occupancy relaxation only).
+    ``max_states``: the most FIFO states solved exactly (0: the occupancy relaxation only). ``penalty``: an
+    information-relaxation table ``h`` (:mod:`tinysim_gym.optimal.dual_penalty`; the exact FIFO states only):
+    the value is then an upper bound in the mean over seeds, not seed by seed.
     """
     sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
     eng = Engine(sc, chunk=1)
@@ -235,13 +239,22 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     # the exact FIFO states where a deadline makes the waiting samples differ, while they fit in max_states
     # (the reachable states do not depend on the price: the first solve decides); else the occupancy DP
     fifo = D >= 0 and B < 32 and N < 1 << A_BITS and max_states > 0
+    pen_h, pen_eh = NO_PENALTY, NO_PENALTY
+    if penalty is not None:
+        pen_h, pen_eh = penalty_tables(sc, penalty, L)
+        if not (B < 32 and N < 1 << A_BITS and max_states > 0):
+            raise TinySimError("hindsight penalty: needs the exact FIFO states (buffer_size < 32, max_states > 0)")
+        fifo = True
 
     def dual(price: float) -> tuple[float, float]:
         """The dual's value and slope (``budget`` less the charge the schedule draws)."""
         nonlocal fifo
         if fifo:
-            v, c, _, status = offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states)
+            v, c, _, status = offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states,
+                                           pen_h, pen_eh)
             fifo = status == OK
+            if not fifo and penalty is not None:
+                raise TinySimError(f"hindsight penalty: more than max_states={max_states} FIFO states on seed {seed}")
         if not fifo:
             v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard)
         return v + price * budget, budget - c
