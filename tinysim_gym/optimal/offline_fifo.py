@@ -35,8 +35,8 @@ A_BITS = 22  # arrivals per trace below 2**22 (the key packs the tick and the ne
 #: states per solve before the kernel gives up (about 100 bytes each)
 MAX_STATES = 1_000_000
 OK, TOO_WIDE, TOO_MANY = 0, 1, 2
-#: no information-relaxation penalty (the plain offline optimum), for ``pen_h`` and ``pen_eh``
-NO_PENALTY = np.zeros((0, 0))
+#: no information-relaxation penalty (the plain offline optimum): ``pen_h``, ``pen_eh`` and ``pen_ctx``
+NO_PENALTY = (np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int8))
 
 
 @njit(cache=True)
@@ -93,12 +93,13 @@ def _settle(arr, t2, a, nd, mask, B, D, lmin):
 
 @njit(cache=True)
 def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mask, ck1, ck2, rew, chg, pen_h,
-            pen_eh):
+            pen_eh, pen_ctx):
     """The decisions of one state: children keys (``-1``: the episode ends), rewards and charges.
 
-    With a penalty (``pen_h`` not empty) a model's reward loses ``pen_h[k, min(q + N, B)] - pen_eh[k, q]``,
-    ``q`` the samples left waiting at the decision and ``N`` the arrivals in the ticks ``(t, t + L[k]]``
-    (only when that window ends before ``H``), see :mod:`tinysim_gym.optimal.dual_penalty`.
+    With a penalty (``pen_h`` not empty) a model's reward loses
+    ``pen_h[k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``q`` the samples left waiting at the decision and
+    ``N`` the arrivals in the ticks ``(t, t + L[k]]`` (only when that window ends before ``H``), see
+    :mod:`tinysim_gym.optimal.dual_penalty`.
 
     Returns ``(number of actions, idle charge before the decision, status)``; 0 actions: nothing more to do.
     """
@@ -145,14 +146,14 @@ def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mas
             ck1[na], ck2[na] = (t2 << A_BITS) | a2, (nd2 << MASK_BITS + 1) | m2
             if penal and k < nk:
                 n_win = np.searchsorted(arr, t2, side="right") - known
-                r -= pen_h[k, min(q_left + n_win, B)] - pen_eh[k, q_left]
+                r -= pen_h[k, min(q_left + n_win, B)] - pen_eh[pen_ctx[t], k, q_left]
         rew[na], chg[na] = r, c
         na += 1
     return na, idle * d_idle, OK
 
 
 @njit(cache=True)
-def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states, pen_h, pen_eh):
+def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states, pen_h, pen_eh, pen_ctx):
     """Best ``sum(accuracy - price * charge)`` over every schedule of the trace and the charge it draws.
 
     Args:
@@ -170,7 +171,9 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
         max_states: give up beyond this many states.
         pen_h: an information-relaxation penalty per action and occupancy (shape ``(len(L), B + 1)``, or
             :data:`NO_PENALTY` for none): see :func:`_expand` and :mod:`tinysim_gym.optimal.dual_penalty`.
-        pen_eh: its conditional mean per action and occupancy at the decision (same shape).
+        pen_eh: its conditional mean per context, action and occupancy at the decision (``(contexts, len(L),
+            B + 1)``; empty with no penalty).
+        pen_ctx: the context per tick (the arrival process's state the mean is conditioned on; ``H`` entries).
 
     Returns:
         ``(value, charge, states, status)``; status ``OK``, ``TOO_WIDE`` or ``TOO_MANY``.
@@ -201,7 +204,7 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
         t, a = k1s[s] >> A_BITS, k1s[s] & amask
         nd, mask = k2s[s] >> MASK_BITS + 1, k2s[s] & mmask
         na, idle_c, st = _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mask, ck1,
-                                 ck2, rew, chg, pen_h, pen_eh)
+                                 ck2, rew, chg, pen_h, pen_eh, pen_ctx)
         if st != OK:
             return 0.0, 0.0, ns, st
         if done[s] == 0:
