@@ -15,6 +15,7 @@ from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_poisson, expected_h
 from tinysim_gym.optimal.hindsight import _offline, hindsight_seed
 from tinysim_gym.optimal.offline_fifo import NO_PENALTY, OK, offline_fifo
+from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound
 
 # a tiny trace law: each tick independently holds 0, 1 or 2 arrivals
 P_TICK = (0.5, 0.3, 0.2)
@@ -167,3 +168,16 @@ def test_penalty_is_refused_where_its_mean_is_not_exact():
     })
     with pytest.raises(TinySimError, match="poisson or mmpp"):
         hindsight_seed(sc, 0, penalty=np.zeros((3, 3)))
+
+
+def test_fitted_penalty_lowers_the_fitting_mean_and_has_the_bound_shape():
+    sc = load_scenario({
+        "name": "tiny-poisson", "board": TINY_BOARD, "profile": TINY_PROFILE,
+        "workload": {"mode": "async", "process": "poisson", "rate_hz": 40_000.0, "buffer_size": 2,
+                     "timebase_ms": 0.01},
+        "battery": {"capacity_mah": 1.0}, "horizon_ms": 0.4, "deadline_ms": 0.06,
+    })
+    seeds = [0, 1, 2]
+    h = fit_penalty(sc, seeds, step=20.0, min_step=5.0, budget_s=2.0, shared=True)
+    assert h.shape == (3, 3) and (h == h[0]).all()
+    assert penalised_bound(sc, seeds, h).mean <= penalised_bound(sc, seeds, None).mean

@@ -134,7 +134,7 @@ def penalty_tables(scenario: ScenarioConfig, h: np.ndarray, service_ticks: np.nd
     if scenario.storage is not None:
         raise TinySimError("hindsight penalty: storage must be a battery (a supercapacitor's brownouts are not "
                            "followed by the schedule)")
-    h = np.asarray(h, dtype=np.float64)
+    h = np.array(h, dtype=np.float64)  # a writable C-contiguous copy: one compiled signature of the kernels
     B = int(w.buffer_size)
     if h.shape != (len(service_ticks), B + 1):
         raise TinySimError(f"hindsight penalty: table shape {h.shape}, allowed {(len(service_ticks), B + 1)} "

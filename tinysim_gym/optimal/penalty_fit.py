@@ -18,6 +18,7 @@ from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core.engine import Engine
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.offline_fifo import MAX_STATES
 
 
 def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
@@ -27,7 +28,7 @@ def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
 
 
 def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.0, min_step: float = 0.25,
-                budget_s: float = 120.0) -> np.ndarray:
+                budget_s: float = 120.0, shared: bool = False, max_states: int = MAX_STATES) -> np.ndarray:
     """A penalty table that lowers the mean penalised bound over ``seeds``, by coordinate search from zero.
 
     Args:
@@ -36,14 +37,19 @@ def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.
         step: the first step (accuracy points); halved whenever no coordinate move helps.
         min_step: stop below this step.
         budget_s: stop after this many seconds (the table found so far is as valid as any).
+        shared: one row for every action (fewer coordinates where there are many models).
+        max_states: as :func:`~tinysim_gym.optimal.hindsight.hindsight_seed`.
 
     Returns:
         The table ``h``, shape :func:`penalty_shape`.
     """
-    def mean(h: np.ndarray) -> float:
-        return float(np.mean([hindsight_seed(scenario, s, penalty=h) for s in seeds]))
+    shape = penalty_shape(scenario)
 
-    h = np.zeros(penalty_shape(scenario))
+    def mean(h: np.ndarray) -> float:
+        full = np.broadcast_to(h, shape)
+        return float(np.mean([hindsight_seed(scenario, s, penalty=full, max_states=max_states) for s in seeds]))
+
+    h = np.zeros((1, shape[1]) if shared else shape)
     best, t0 = mean(h), time.perf_counter()
     while step >= min_step and time.perf_counter() - t0 < budget_s:
         moved = False
@@ -57,7 +63,7 @@ def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.
                         best, h, moved = v, trial, True
         if not moved:
             step /= 2
-    return h
+    return np.array(np.broadcast_to(h, shape))
 
 
 @dataclass(frozen=True)
@@ -82,9 +88,10 @@ def sample_bound(values: Sequence[float]) -> SampleBound:
     return SampleBound(float(v.mean()), se, tuple(float(x) for x in v))
 
 
-def penalised_bound(scenario: ScenarioConfig, seeds: Sequence[int], h: np.ndarray | None) -> SampleBound:
+def penalised_bound(scenario: ScenarioConfig, seeds: Sequence[int], h: np.ndarray | None,
+                    max_states: int = MAX_STATES) -> SampleBound:
     """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean."""
-    vals = [hindsight_seed(scenario, s, penalty=h) for s in seeds]
+    vals = [hindsight_seed(scenario, s, penalty=h, max_states=max_states) for s in seeds]
     if any(v is None for v in vals):
         raise TinySimError("hindsight penalty: the scenario runs until depletion (no horizon): no hindsight bound")
     return sample_bound([float(v) for v in vals if v is not None])
