@@ -91,6 +91,16 @@ def mean_bound(h, law=P_TICK, relaxed=False):
     return total
 
 
+def tiny_poisson():
+    """A tiny Poisson scenario under a deadline (three models, buffer 2)."""
+    return load_scenario({
+        "name": "tiny-poisson", "board": TINY_BOARD, "profile": TINY_PROFILE,
+        "workload": {"mode": "async", "process": "poisson", "rate_hz": 40_000.0, "buffer_size": 2,
+                     "timebase_ms": 0.01},
+        "battery": {"capacity_mah": 1.0}, "horizon_ms": 0.4, "deadline_ms": 0.06,
+    })
+
+
 @pytest.fixture(scope="module")
 def exact():
     return causal_optimum(), mean_bound(None)
@@ -128,12 +138,7 @@ def test_a_penalty_on_the_empty_buffer_tightens_the_bound(exact):
 
 
 def test_zero_penalty_is_the_plain_hindsight_bound():
-    sc = load_scenario({
-        "name": "tiny-poisson", "board": TINY_BOARD, "profile": TINY_PROFILE,
-        "workload": {"mode": "async", "process": "poisson", "rate_hz": 40_000.0, "buffer_size": 2,
-                     "timebase_ms": 0.01},
-        "battery": {"capacity_mah": 1.0}, "horizon_ms": 0.4, "deadline_ms": 0.06,
-    })
+    sc = tiny_poisson()
     for seed in range(3):
         assert hindsight_seed(sc, seed, penalty=np.zeros((3, 3))) == hindsight_seed(sc, seed)
 
@@ -171,12 +176,7 @@ def test_penalty_is_refused_where_its_mean_is_not_exact():
 
 
 def test_fitted_penalty_lowers_the_fitting_mean_and_has_the_bound_shape():
-    sc = load_scenario({
-        "name": "tiny-poisson", "board": TINY_BOARD, "profile": TINY_PROFILE,
-        "workload": {"mode": "async", "process": "poisson", "rate_hz": 40_000.0, "buffer_size": 2,
-                     "timebase_ms": 0.01},
-        "battery": {"capacity_mah": 1.0}, "horizon_ms": 0.4, "deadline_ms": 0.06,
-    })
+    sc = tiny_poisson()
     seeds = [0, 1, 2]
     h = fit_penalty(sc, seeds, step=20.0, min_step=5.0, budget_s=2.0, shared=True)
     assert h.shape == (3, 3) and (h == h[0]).all()
