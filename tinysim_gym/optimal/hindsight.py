@@ -34,18 +34,23 @@ from numba import njit
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.optimal.dual_penalty import penalty_tables
 from tinysim_gym.optimal.lp import harvest_budget_mah
-from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, OK, offline_fifo
+from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, NO_PENALTY, OK, offline_fifo
 
 NEG = -1e300
 
 
 @njit(cache=True)
-def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard):
+def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard, pen_h, pen_eh, pen_ctx):
     """``J(price)`` over the trace ``arr`` (sorted arrival ticks, all ``< H``) and the charge its schedule draws.
 
     The buffer is an occupancy ``q`` per tick: exact without a deadline (waiting samples are alike); with
     one, a sample taken from the buffer is credited as the ``q + 1``-th latest arrival so far (a relaxation).
+
+    A penalty (``pen_h`` not empty; :func:`~tinysim_gym.optimal.offline_fifo.offline_fifo` has the same) costs
+    a model's decision at ``(t, q)`` ``pen_h[k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``N`` the arrivals
+    in ``(t, t + L[k]]`` when that window ends before ``H``.
 
     Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), discard the sample for free
     (zero ticks; only when ``discard``), or stop for good (what a battery that dies does: nothing more is
@@ -69,6 +74,7 @@ def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard):
     ticks = ticks[:m]
     mult = mult[:m]
     cum = np.cumsum(mult)  # arrivals at or before ticks[j]
+    penal = pen_h.shape[0] > 0
     vdir = np.zeros((m + 1, B + 1))  # row m: no more arrivals
     adir = np.zeros((m + 1, B + 1), np.int8)
     vpop = np.zeros((H + lmax + 1, B + 1))  # decisions from the buffer at each tick
@@ -118,6 +124,9 @@ def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard):
                         jj = nxt_j[k]
                         q1 = min(q + (cum[jj] if jj >= 0 else 0) - c_le, B)
                         a = jj + 1
+                        if penal:
+                            n_win = (cum[jj] if jj >= 0 else 0) - c_le + (mult[a] if a < m and ticks[a] == t2 else 0)
+                            r -= pen_h[k, min(q + n_win, B)] - pen_eh[pen_ctx[t], k, q]
                         if a < m and ticks[a] == t2:
                             r += vdir[a, min(q1 + mult[a] - 1, B)]
                         elif q1 > 0:
@@ -203,10 +212,12 @@ def realised_arrivals(scenario: ScenarioConfig, seed: int | None) -> np.ndarray:
 
 
 def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float = 1e-9,
-                   max_states: int = MAX_STATES) -> float | None:
+                   max_states: int = MAX_STATES, penalty: np.ndarray | None = None) -> float | None:
     """The hindsight bound (weighted accuracy %) of one seed, or None until depletion.
 
-    ``max_states``: the most FIFO states solved exactly (0: the occupancy relaxation only).
+    ``max_states``: the most FIFO states solved exactly (0: the occupancy relaxation only). ``penalty``: an
+    information-relaxation table ``h`` (:mod:`tinysim_gym.optimal.dual_penalty`): the value is then an upper
+    bound in the mean over seeds, not seed by seed.
     """
     sc = load_scenario(scenario) if not isinstance(scenario, ScenarioConfig) else scenario
     eng = Engine(sc, chunk=1)
@@ -235,15 +246,17 @@ def hindsight_seed(scenario: ScenarioConfig | str, seed: int | None, tol: float 
     # the exact FIFO states where a deadline makes the waiting samples differ, while they fit in max_states
     # (the reachable states do not depend on the price: the first solve decides); else the occupancy DP
     fifo = D >= 0 and B < 32 and N < 1 << A_BITS and max_states > 0
+    # the penalty's decisions are the same (tick, occupancy, action) path in both solvers: valid in either
+    pen = NO_PENALTY if penalty is None else penalty_tables(sc, penalty, L, seed, H, arr)
 
     def dual(price: float) -> tuple[float, float]:
         """The dual's value and slope (``budget`` less the charge the schedule draws)."""
         nonlocal fifo
         if fifo:
-            v, c, _, status = offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states)
+            v, c, _, status = offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states, *pen)
             fifo = status == OK
         if not fifo:
-            v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard)
+            v, c = _offline(arr, H, B, L, acc, d, d_idle, D, price, discard, *pen)
         return v + price * budget, budget - c
 
     return _minimise(dual, float(np.max(acc / np.maximum(d * L, 1e-300))) * 2.0, tol) / N

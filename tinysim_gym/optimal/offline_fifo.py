@@ -35,6 +35,8 @@ A_BITS = 22  # arrivals per trace below 2**22 (the key packs the tick and the ne
 #: states per solve before the kernel gives up (about 100 bytes each)
 MAX_STATES = 1_000_000
 OK, TOO_WIDE, TOO_MANY = 0, 1, 2
+#: no information-relaxation penalty (the plain offline optimum): ``pen_h``, ``pen_eh`` and ``pen_ctx``
+NO_PENALTY = (np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int8))
 
 
 @njit(cache=True)
@@ -90,8 +92,14 @@ def _settle(arr, t2, a, nd, mask, B, D, lmin):
 
 
 @njit(cache=True)
-def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mask, ck1, ck2, rew, chg):
+def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mask, ck1, ck2, rew, chg, pen_h,
+            pen_eh, pen_ctx):
     """The decisions of one state: children keys (``-1``: the episode ends), rewards and charges.
+
+    With a penalty (``pen_h`` not empty) a model's reward loses
+    ``pen_h[k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``q`` the samples left waiting at the decision and
+    ``N`` the arrivals in the ticks ``(t, t + L[k]]`` (only when that window ends before ``H``), see
+    :mod:`tinysim_gym.optimal.dual_penalty`.
 
     Returns ``(number of actions, idle charge before the decision, status)``; 0 actions: nothing more to do.
     """
@@ -118,6 +126,9 @@ def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mas
         return 0, 0.0, TOO_WIDE
     nk = len(L)
     na = 0
+    penal = pen_h.shape[0] > 0
+    q_left = nd1 + _count(m1)
+    known = np.searchsorted(arr, t, side="right")  # arrivals at or before the decision tick
     for k in range(nk + (1 if discard else 0)):
         lk = L[k] if k < nk else 0
         run = min(lk, H - t)
@@ -133,13 +144,16 @@ def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mas
             if st != OK:
                 return 0, 0.0, st
             ck1[na], ck2[na] = (t2 << A_BITS) | a2, (nd2 << MASK_BITS + 1) | m2
+            if penal and k < nk:
+                n_win = np.searchsorted(arr, t2, side="right") - known
+                r -= pen_h[k, min(q_left + n_win, B)] - pen_eh[pen_ctx[t], k, q_left]
         rew[na], chg[na] = r, c
         na += 1
     return na, idle * d_idle, OK
 
 
 @njit(cache=True)
-def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states):
+def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_states, pen_h, pen_eh, pen_ctx):
     """Best ``sum(accuracy - price * charge)`` over every schedule of the trace and the charge it draws.
 
     Args:
@@ -155,6 +169,11 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
         discard: also offer a free discard of the pending sample.
         lmin: ticks of the fastest model (a sample later than ``D - lmin`` can never be on time).
         max_states: give up beyond this many states.
+        pen_h: an information-relaxation penalty per action and occupancy (shape ``(len(L), B + 1)``, or
+            :data:`NO_PENALTY` for none): see :func:`_expand` and :mod:`tinysim_gym.optimal.dual_penalty`.
+        pen_eh: its conditional mean per context, action and occupancy at the decision (``(contexts, len(L),
+            B + 1)``; empty with no penalty).
+        pen_ctx: the context per tick (the arrival process's state the mean is conditioned on; ``H`` entries).
 
     Returns:
         ``(value, charge, states, status)``; status ``OK``, ``TOO_WIDE`` or ``TOO_MANY``.
@@ -185,7 +204,7 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
         t, a = k1s[s] >> A_BITS, k1s[s] & amask
         nd, mask = k2s[s] >> MASK_BITS + 1, k2s[s] & mmask
         na, idle_c, st = _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mask, ck1,
-                                 ck2, rew, chg)
+                                 ck2, rew, chg, pen_h, pen_eh, pen_ctx)
         if st != OK:
             return 0.0, 0.0, ns, st
         if done[s] == 0:

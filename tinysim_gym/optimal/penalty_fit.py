@@ -1,0 +1,97 @@
+"""Choosing the information-relaxation penalty, and the penalised hindsight bound as a sample mean.
+
+Every table ``h`` gives a valid bound in the mean (:mod:`tinysim_gym.optimal.dual_penalty`), so ``h`` may be
+chosen by any means, as long as it is chosen without the seeds the bound is then measured on: a table
+fitted to the measured seeds would make the sample mean biased low. :func:`fit_penalty` searches the table
+coordinate by coordinate on fitting seeds; :func:`penalised_bound` measures it on others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.core.engine import Engine
+from tinysim_gym.errors import TinySimError
+from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.offline_fifo import MAX_STATES
+
+
+def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
+    """``(actions, buffer_size + 1)``: the available models, and the skip where the scenario has one."""
+    eng = Engine(scenario, chunk=1)
+    return int(np.count_nonzero(eng.available)) + (1 if eng.skip_ticks > 0 else 0), int(eng.buffer_size) + 1
+
+
+def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.0, min_step: float = 0.25,
+                budget_s: float = 120.0, shared: bool = False, max_states: int = MAX_STATES) -> np.ndarray:
+    """A penalty table that lowers the mean penalised bound over ``seeds``, by coordinate search from zero.
+
+    Args:
+        scenario: a Poisson scenario on a battery.
+        seeds: the fitting seeds (not the ones the bound is reported on).
+        step: the first step (accuracy points); halved whenever no coordinate move helps.
+        min_step: stop below this step.
+        budget_s: stop after this many seconds (the table found so far is as valid as any).
+        shared: one row for every action (fewer coordinates where there are many models).
+        max_states: as :func:`~tinysim_gym.optimal.hindsight.hindsight_seed`.
+
+    Returns:
+        The table ``h``, shape :func:`penalty_shape`.
+    """
+    shape = penalty_shape(scenario)
+
+    def mean(h: np.ndarray) -> float:
+        full = np.broadcast_to(h, shape)
+        return float(np.mean([hindsight_seed(scenario, s, penalty=full, max_states=max_states) for s in seeds]))
+
+    h = np.zeros((1, shape[1]) if shared else shape)
+    best, t0 = mean(h), time.perf_counter()
+    while step >= min_step and time.perf_counter() - t0 < budget_s:
+        moved = False
+        for k in range(h.shape[0]):
+            for q in range(1, h.shape[1]):  # h[:, 0] = 0: a constant per action cancels in the penalty
+                for sign in (1.0, -1.0):
+                    trial = h.copy()
+                    trial[k, q] += sign * step
+                    v = mean(trial)
+                    if v < best - 1e-9:
+                        best, h, moved = v, trial, True
+        if not moved:
+            step /= 2
+    return np.array(np.broadcast_to(h, shape))
+
+
+@dataclass(frozen=True)
+class SampleBound:
+    """A bound that holds in the mean: its sample mean over seeds and the standard error of that mean.
+
+    Attributes:
+        mean: mean over the seeds (weighted accuracy %).
+        stderr: sample standard deviation over the seeds divided by the square root of their number.
+        per_seed: the per-seed values (not each a bound under a penalty).
+    """
+
+    mean: float
+    stderr: float
+    per_seed: tuple[float, ...]
+
+
+def sample_bound(values: Sequence[float]) -> SampleBound:
+    """The mean and its standard error of per-seed values."""
+    v = np.asarray(values, dtype=np.float64)
+    se = float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+    return SampleBound(float(v.mean()), se, tuple(float(x) for x in v))
+
+
+def penalised_bound(scenario: ScenarioConfig, seeds: Sequence[int], h: np.ndarray | None,
+                    max_states: int = MAX_STATES) -> SampleBound:
+    """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean."""
+    vals = [hindsight_seed(scenario, s, penalty=h, max_states=max_states) for s in seeds]
+    if any(v is None for v in vals):
+        raise TinySimError("hindsight penalty: the scenario runs until depletion (no horizon): no hindsight bound")
+    return sample_bound([float(v) for v in vals if v is not None])
