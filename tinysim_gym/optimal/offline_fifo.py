@@ -207,28 +207,33 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
                                  ck2, rew, chg, pen_h, pen_eh, pen_ctx)
         if st != OK:
             return 0.0, 0.0, ns, st
-        if done[s] == 0:
-            done[s] = 1
-            pushed = False
-            for i in range(na):
-                if ck1[i] < 0:
-                    continue
-                key = (ck1[i], ck2[i])
-                if key not in index:
-                    if ns == cap:
-                        if cap >= max_states:
-                            return 0.0, 0.0, ns, TOO_MANY
-                        cap *= 2
-                        k1s, k2s = _grow(k1s, cap), _grow(k2s, cap)
-                        val, chv = _grow(val, cap), _grow(chv, cap)
-                        done = _grow(done, cap)
-                    index[key] = ns
-                    k1s[ns], k2s[ns], done[ns] = ck1[i], ck2[i], 0
-                    stack.append(ns)
-                    ns += 1
-                    pushed = True
-            if pushed:
+        done[s] = 1
+        # every child must be solved before this state reads its value: a child first reached from another
+        # state may still wait lower on the stack, unexpanded (its value not yet written), so it is pushed
+        # again above this one; the states only move forward in time, so none is its own descendant
+        pushed = False
+        for i in range(na):
+            if ck1[i] < 0:
                 continue
+            key = (ck1[i], ck2[i])
+            if key not in index:
+                if ns == cap:
+                    if cap >= max_states:
+                        return 0.0, 0.0, ns, TOO_MANY
+                    cap *= 2
+                    k1s, k2s = _grow(k1s, cap), _grow(k2s, cap)
+                    val, chv = _grow(val, cap), _grow(chv, cap)
+                    done = _grow(done, cap)
+                index[key] = ns
+                k1s[ns], k2s[ns], done[ns] = ck1[i], ck2[i], 0
+                stack.append(ns)
+                ns += 1
+                pushed = True
+            elif done[index[key]] == 0:
+                stack.append(index[key])
+                pushed = True
+        if pushed:
+            continue
         best, bc = 0.0, 0.0  # stop for good (before idling)
         go, gc = -1e300, 0.0
         for i in range(na):
