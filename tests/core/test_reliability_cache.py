@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -45,51 +46,65 @@ def cache_files(cache_dir: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> str:
-    """What the child prints with a fresh cache (it compiles everything and fills the cache)."""
-    proc = child(tmp_path_factory.mktemp("fresh"))
+def filled(tmp_path_factory) -> tuple[str, Path]:
+    """What the child prints with a fresh cache, and that cache once it has compiled and filled it.
+
+    One compilation serves every test: each copies the filled cache (a compilation takes tens of seconds,
+    copying a few hundred kB does not), and only the tests whose point is a miss compile again.
+    """
+    fresh = tmp_path_factory.mktemp("fresh")
+    proc = child(fresh)
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return proc.stdout, fresh
 
 
-def test_many_fresh_processes_share_one_cache_that_stays_the_same_size(tmp_path, reference):
+@pytest.fixture
+def reference(filled) -> str:
+    return filled[0]
+
+
+def warm_copy(filled: tuple[str, Path], target: Path) -> Path:
+    """A private copy of the filled cache at ``target``."""
+    shutil.copytree(filled[1], target)
+    return target
+
+
+def test_many_fresh_processes_share_one_cache_that_stays_the_same_size(tmp_path, filled, reference):
     """Before: one new entry (about 90 kB) per process for the pick loop, never a hit, and from about the
     129th process on every run crashed (``ReferenceError: underlying object has vanished``)."""
-    first = child(tmp_path)
-    assert first.returncode == 0, first.stderr
-    warm = cache_files(tmp_path)
+    cache = warm_copy(filled, tmp_path / "cache")
+    warm = cache_files(cache)
     assert any("pick_loop" in name for name in warm)  # one index per decision function
     with ThreadPoolExecutor(2) as pool:  # two at a time: concurrent processes, as a sweep's workers are
-        runs = list(pool.map(lambda _: child(tmp_path), range(PROCESSES - 1)))
+        runs = list(pool.map(lambda _: child(cache), range(PROCESSES - 1)))
     failed = [r.stderr[-500:] for r in runs if r.returncode != 0]
     assert not failed, failed[0]
     assert all(json.loads(r.stdout) == json.loads(reference) for r in runs)
-    assert cache_files(tmp_path) == warm  # flat: the same files, the same sizes
+    assert cache_files(cache) == warm  # flat: the same files, the same sizes
 
 
-def test_a_corrupt_cache_is_a_miss_and_is_repaired(tmp_path, reference):
-    assert child(tmp_path).returncode == 0
-    damaged = [p for p in tmp_path.rglob("*") if p.suffix in (".nbi", ".nbc")]
+def test_a_corrupt_cache_is_a_miss_and_is_repaired(tmp_path, filled, reference):
+    cache = warm_copy(filled, tmp_path / "cache")
+    damaged = [p for p in cache.rglob("*") if p.suffix in (".nbi", ".nbc")]
     assert damaged
     for i, p in enumerate(damaged):  # garbage, truncated and empty files
         data = p.read_bytes()
         p.write_bytes((os.urandom(64), data[: len(data) // 2], b"")[i % 3])
-    proc = child(tmp_path)
+    proc = child(cache)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == json.loads(reference)
     assert "Traceback" not in proc.stderr
-    again = child(tmp_path)  # the damaged indexes were rewritten: a normal run
+    again = child(cache)  # the damaged indexes were rewritten: a normal run
     assert again.returncode == 0 and json.loads(again.stdout) == json.loads(reference)
 
 
 @pytest.mark.parametrize("kind", ["under-a-file", "read-only-files"])
-def test_an_unwritable_cache_directory_compiles_in_memory(kind, tmp_path, reference):
+def test_an_unwritable_cache_directory_compiles_in_memory(kind, tmp_path, filled, reference):
     if kind == "under-a-file":
         (tmp_path / "afile").write_text("x")
         cache = tmp_path / "afile" / "cache"  # cannot even be created
     else:
-        cache = tmp_path / "cache"
-        assert child(cache).returncode == 0
+        cache = warm_copy(filled, tmp_path / "cache")
         for p in cache.rglob("*"):
             p.chmod(0o444 if p.is_file() else 0o555)
     try:
