@@ -12,43 +12,47 @@ The first refresh imports the array-math registry, whose import calls ``numba.np
 once to learn whether ``np.dot`` may use BLAS. That call imports all of ``scipy.linalg`` (~0.2 s), and
 none of the project's kernels uses BLAS. :func:`answer_blas_probe_cheaply` answers that first call by
 whether scipy is installed (found, not imported); every later call (numba lowering a real ``np.dot``) is
-numba's own, which imports scipy's BLAS then. It is applied when a cached function or the registries
-load (unpickling a cached function's environment may import the array-math registry), not at import:
-``numba.np.linalg`` costs time of its own.
+numba's own, which imports scipy's BLAS then. It is applied by an import hook just before the array-math
+registry is first imported (by a compilation, or by a cached function's environment), not at once:
+``numba.np.linalg`` costs time of its own, and a run from the cache need not import it at all.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 from collections.abc import Callable
 
 
 def load_cached_without_registries() -> None:
-    """Make numba's cache loads initialise only its runtime, and its registries' load cheap (idempotent)."""
-    from numba.core import caching, cpu
+    """Make numba's cache loads initialise only its runtime, and its BLAS probe cheap (idempotent)."""
+    from numba.core import caching
     from numba.core.runtime import rtsys
 
+    if "numba.np.arraymath" not in sys.modules and not any(isinstance(f, _BeforeArrayMath) for f in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeArrayMath())
     cache = caching.Cache
     if getattr(cache.load_overload, "lean", False):
         return
 
     def load_overload(self: caching.Cache, sig: object, target_context: object) -> object:
         rtsys.initialize(target_context)  # what refresh() did that loaded code needs
-        answer_blas_probe_cheaply()  # unpickling an environment may import the array-math registry
         with self._guard_against_spurious_io_errors():
             return self._load_overload(sig, target_context)
 
     load_overload.lean = True  # type: ignore[attr-defined]
     cache.load_overload = load_overload  # type: ignore[method-assign]
 
-    load_registries = cpu.CPUContext.load_additional_registries
 
-    def load_additional_registries(self: cpu.CPUContext) -> None:
-        answer_blas_probe_cheaply()  # before the array-math registry's import probes for BLAS
-        load_registries(self)
+class _BeforeArrayMath(importlib.abc.MetaPathFinder):
+    """An import hook: just before numba's array-math registry is first imported, answer its BLAS probe."""
 
-    cpu.CPUContext.load_additional_registries = load_additional_registries  # type: ignore[method-assign]
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        """Patch the probe when array math is being imported, then let the usual finders find it."""
+        if name == "numba.np.arraymath":
+            sys.meta_path.remove(self)
+            answer_blas_probe_cheaply()
 
 
 def answer_blas_probe_cheaply() -> None:
