@@ -49,9 +49,11 @@ class _BeforeArrayMath(importlib.abc.MetaPathFinder):
     """An import hook: just before numba's array-math registry is first imported, answer its BLAS probe."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        """Patch the probe when array math is being imported, then let the usual finders find it."""
+        """Patch the probe when array math is being imported, then let the usual finders find it.
+
+        The hook stays in ``sys.meta_path`` (the import system is iterating over that list right now).
+        """
         if name == "numba.np.arraymath":
-            sys.meta_path.remove(self)
             answer_blas_probe_cheaply()
 
 
