@@ -46,6 +46,8 @@ class Progress:
         self._bar: Any = None
 
     def _ensure(self, initial: float = 0) -> Any:
+        if self._bar is None and not self.show:
+            self._bar = _Hidden(initial)  # nothing to draw: spares the start of a command tqdm's import
         if self._bar is None:
             from tqdm import tqdm
 
@@ -79,3 +81,23 @@ class Progress:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+class _Hidden:
+    """What :class:`Progress` calls of a tqdm bar, for a bar that is never shown: it only counts."""
+
+    def __init__(self, initial: float) -> None:
+        self.n = initial
+
+    def refresh(self) -> None:
+        """Nothing to draw."""
+
+    def update(self, n: float = 1) -> None:
+        """Count ``n`` more."""
+        self.n += n
+
+    def set_description_str(self, desc: str, refresh: bool = True) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to remove."""

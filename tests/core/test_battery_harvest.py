@@ -96,3 +96,26 @@ def test_a_harvest_above_the_load_fills_the_battery_and_the_rest_spills(battery)
     drawn = m["idle_charge_mah"] + m["inference_charge_mah"]
     assert m["harvested_mah"] + m["spilled_mah"] == pytest.approx(harvest, rel=1e-9)
     assert m["harvested_mah"] == pytest.approx(0.1 + drawn, rel=1e-9)  # it filled the missing 0.1 mAh
+
+
+def test_trace_harvest_equals_the_sum_over_its_ticks():
+    """A trace harvester's charge over ``[t0, t1)``: the piecewise-constant current summed tick by tick."""
+    from tinysim_gym.core.harvest import H_TRACE, harvest_between
+
+    rng = np.random.default_rng(7)
+    times = np.array([3.0, 3.5, 10.0, 17.0, 40.0])  # ticks; a change between ticks counts from its time
+    currents = np.array([1.0, 4.0, 0.5, 2.0, 8.0])
+    block = np.concatenate(([9.9, H_TRACE, len(times)], times, currents))  # at offset 1, as in PF
+    tb = 0.01
+
+    def brute(t0: int, t1: int) -> float:
+        grid = np.concatenate(([-np.inf], times, [np.inf]))
+        total = 0.0
+        for a, b, c in zip(grid[:-1], grid[1:], np.concatenate(([currents[0]], currents)), strict=True):
+            lo, hi = max(a, t0), min(b, t1)
+            total += max(hi - lo, 0.0) * c
+        return total * tb / 3600.0 / 1000.0
+
+    for t0, t1 in [(0, 3), (0, 50), (3, 4), (4, 10), (10, 17), (17, 60), *rng.integers(0, 60, (40, 2)).tolist()]:
+        t0, t1 = min(t0, t1), max(t0, t1)
+        assert harvest_between(block, 1, t0, t1, tb) == pytest.approx(brute(t0, t1), rel=1e-12, abs=1e-18)

@@ -1,16 +1,25 @@
-"""Numba's BLAS probe is answered without importing scipy.linalg, and np.dot under numba still works."""
+"""Numba's cheaper start: a cached kernel loads without the lowering registries, the BLAS probe does not
+import scipy.linalg, and compiling afterwards (np.dot with BLAS included) still works."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
 
-def test_engine_import_skips_scipy_linalg_and_dot_still_uses_blas():
+def run_child(code: str, cache_dir: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_compiling_after_engine_import_skips_scipy_linalg_and_dot_still_uses_blas(tmp_path):
     code = (
         "import sys, numpy as np, numba\n"
         "import tinysim_gym.core.engine\n"
-        "from numba.np import arraymath\n"  # the registry whose import probes for BLAS
+        "numba.njit(lambda x: x + 1)(1)\n"  # the first compile loads every registry, array math among them
+        "from numba.np import arraymath\n"
         "assert 'scipy.linalg' not in sys.modules, 'probe imported scipy.linalg'\n"
         "assert arraymath._HAVE_BLAS\n"
         "f = numba.njit(lambda a, b: np.dot(a, b))\n"
@@ -18,5 +27,50 @@ def test_engine_import_skips_scipy_linalg_and_dot_still_uses_blas():
         "assert (f(a, a.T) == a @ a.T).all()\n"
         "assert 'scipy.linalg' in sys.modules, 'a real np.dot loads BLAS then'\n"
     )
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    res = run_child(code, str(tmp_path))
     assert res.returncode == 0, res.stderr
+
+
+#: a cached kernel of its own (arrays, math, a loop), then a compilation in the same process
+KERNEL = """
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def charge(n, d):
+    out = np.empty(n)
+    r = 1.0
+    for i in range(n):
+        r = r - d * (1.0 + 0.5 * np.sin(i))
+        out[i] = r
+    return out
+"""
+
+CHILD = """
+import json, sys
+import numba, numpy as np
+import tinysim_gym.core
+import kernel
+
+out = {"charge": kernel.charge(1000, 1e-4).tolist(), "registries": "numba.np.npyimpl" in sys.modules,
+       "scipy": "scipy.linalg" in sys.modules}
+total = numba.njit(lambda a: a.sum())  # a compile after a lean load sees every registry
+out["compiled"] = float(total(np.arange(4.0)))
+print(json.dumps(out))
+"""
+
+
+def test_a_cached_kernel_loads_without_registries_and_gives_the_same_result(tmp_path):
+    (tmp_path / "kernel.py").write_text(KERNEL)
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + CHILD
+    fresh = run_child(code, str(tmp_path / "cache"))  # compiles and fills the cache: every registry loaded
+    assert fresh.returncode == 0, fresh.stderr
+    warm = run_child(code, str(tmp_path / "cache"))
+    assert warm.returncode == 0, warm.stderr
+    first, second = json.loads(fresh.stdout), json.loads(warm.stdout)
+    assert first["registries"] and not second["registries"]
+    assert not second["scipy"]
+    assert second["charge"] == first["charge"]
+    assert first["charge"][-1] < 1.0
+    assert second["compiled"] == 6.0

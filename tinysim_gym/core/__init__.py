@@ -3,13 +3,14 @@
 It imports no gymnasium, SB3, baselines or agents: the env, the heuristics and the agents all sit on top.
 Numba's on-disk cache is pointed at a source-keyed directory here, before any kernel of the project is
 compiled or loaded: every compiled module of the project imports this room first. A broken cache never
-fails a run (:func:`~tinysim_gym.core.numba_cache.tolerate_broken_cache`), and numba's start skips its
-import of scipy.linalg (:func:`~tinysim_gym.core.numba_startup.answer_blas_probe_cheaply`).
+fails a run (:func:`~tinysim_gym.core.numba_cache.tolerate_broken_cache`), a cached function loads without
+numba's lowering registries, and numba's start skips its import of scipy.linalg
+(:func:`~tinysim_gym.core.numba_startup.load_cached_without_registries`).
 """
 
 from tinysim_gym.core.numba_cache import tolerate_broken_cache, use_source_keyed_cache
-from tinysim_gym.core.numba_startup import answer_blas_probe_cheaply
+from tinysim_gym.core.numba_startup import load_cached_without_registries
 
 use_source_keyed_cache()
+load_cached_without_registries()  # before the tolerant wrapper, which wraps the load it finds
 tolerate_broken_cache()
-answer_blas_probe_cheaply()

@@ -86,7 +86,16 @@ def harvest_between(PF, off, t0, t1, tb_ms):
         times = PF[off + 2 : off + 2 + m]
         cur = PF[off + 2 + m : off + 2 + 2 * m]
         total = 0.0
-        i = np.searchsorted(times, float(t0), side="right") - 1
+        # the last time <= t0 (-1: none), by bisection: ``np.searchsorted`` here would make every load of a
+        # cached kernel import numba's array-math registry (its compiled helper's environment lives there)
+        lo, hi = 0, m
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if times[mid] <= t0:
+                lo = mid + 1
+            else:
+                hi = mid
+        i = lo - 1
         t = float(t0)
         while t < t1:
             nxt = float(t1) if i + 1 >= m else min(float(t1), times[i + 1])

@@ -1,19 +1,60 @@
-"""A cheaper numba start: its import-time probe for scipy's BLAS is answered without importing scipy.linalg.
+"""A cheaper numba start: cached functions load without the lowering registries, BLAS probed cheaply.
 
-The first compiled function that numba loads (from the cache or not) imports its array-math registry,
-whose import calls ``numba.np.linalg.ensure_blas()`` once to learn whether ``np.dot`` may use BLAS. That
-call imports all of ``scipy.linalg`` (~0.2 s, a third of ``tinysim simulate``'s start), and none of the
-project's kernels uses BLAS. :func:`answer_blas_probe_cheaply` answers that first call by whether scipy is
-installed (found, not imported); every later call (numba lowering a real ``np.dot``) is numba's own, which
-imports scipy's BLAS then. So code that does use ``np.dot`` under numba in the same process behaves as
-before, only later.
+Numba's cache load (``Cache.load_overload``) first calls ``target_context.refresh()``, which imports and
+installs every lowering and typing registry of the CPU target (array math, linear algebra, typed
+containers, random generators... about 250 registries): most of the cost of loading the first cached
+function, and none of it is used by machine code that is already compiled. The loaded code needs only
+numba's runtime (NRT, its allocator and reference counting), so :func:`load_cached_without_registries`
+initialises that and loads. Every compilation still refreshes both contexts itself (numba's
+``CompilerBase`` does), so a later compile in the same process sees every registry as before.
+
+The first refresh imports the array-math registry, whose import calls ``numba.np.linalg.ensure_blas()``
+once to learn whether ``np.dot`` may use BLAS. That call imports all of ``scipy.linalg`` (~0.2 s), and
+none of the project's kernels uses BLAS. :func:`answer_blas_probe_cheaply` answers that first call by
+whether scipy is installed (found, not imported); every later call (numba lowering a real ``np.dot``) is
+numba's own, which imports scipy's BLAS then. It is applied by an import hook just before the array-math
+registry is first imported (by a compilation, or by a cached function's environment), not at once:
+``numba.np.linalg`` costs time of its own, and a run from the cache need not import it at all.
 """
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 from collections.abc import Callable
+
+
+def load_cached_without_registries() -> None:
+    """Make numba's cache loads initialise only its runtime, and its BLAS probe cheap (idempotent)."""
+    from numba.core import caching
+    from numba.core.runtime import rtsys
+
+    if "numba.np.arraymath" not in sys.modules and not any(isinstance(f, _BeforeArrayMath) for f in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeArrayMath())
+    cache = caching.Cache
+    if getattr(cache.load_overload, "lean", False):
+        return
+
+    def load_overload(self: caching.Cache, sig: object, target_context: object) -> object:
+        rtsys.initialize(target_context)  # what refresh() did that loaded code needs
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+    load_overload.lean = True  # type: ignore[attr-defined]
+    cache.load_overload = load_overload  # type: ignore[method-assign]
+
+
+class _BeforeArrayMath(importlib.abc.MetaPathFinder):
+    """An import hook: just before numba's array-math registry is first imported, answer its BLAS probe."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        """Patch the probe when array math is being imported, then let the usual finders find it.
+
+        The hook stays in ``sys.meta_path`` (the import system is iterating over that list right now).
+        """
+        if name == "numba.np.arraymath":
+            answer_blas_probe_cheaply()
 
 
 def answer_blas_probe_cheaply() -> None:
