@@ -35,6 +35,8 @@ def load_cached_without_registries() -> None:
     cache = caching.Cache
     if getattr(cache.load_overload, "lean", False):
         return
+    if not all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
+        return  # a numba whose cache is built otherwise keeps its own load: slower, never broken
 
     def load_overload(self: caching.Cache, sig: object, target_context: object) -> object:
         rtsys.initialize(target_context)  # what refresh() did that loaded code needs
