@@ -10,11 +10,12 @@ import pytest
 from scipy.stats import poisson
 
 from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
+from tests.support.tiny_fifo import drop_tail, offline_value
 from tinysim_gym.config import load_scenario
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_poisson, expected_h
-from tinysim_gym.optimal.hindsight import _offline, hindsight_seed
-from tinysim_gym.optimal.offline_fifo import NO_PENALTY, OK, offline_fifo
+from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.offline_fifo import NO_PENALTY
 from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound
 
 # a tiny trace law: each tick independently holds 0, 1 or 2 arrivals
@@ -45,16 +46,10 @@ def tables(h, law=P_TICK):
 def causal_optimum(law=P_TICK):
     """Expectimax over the causal policies: the engine's drop-tail FIFO, decided with the past only."""
 
-    def join(buf, ticks):
-        for tk in ticks:
-            if len(buf) < B:
-                buf = (*buf, tk)
-        return buf
-
     @cache
     def decide(t, buf, new):
         if new > 0:  # an arrival on the decision tick is served first, the others join the buffer
-            pend, buf = t, join(buf, [t] * (new - 1))
+            pend, buf = t, drop_tail(B, buf, [t] * (new - 1))
         elif buf:
             pend, buf = buf[0], buf[1:]
         else:  # idle to the next tick
@@ -67,7 +62,7 @@ def causal_optimum(law=P_TICK):
                 for counts in itertools.product(range(len(law)), repeat=int(lk)):
                     p = float(np.prod([law[c] for c in counts]))
                     inside = [tk for tk, c in zip(range(t + 1, t2), counts[:-1], strict=True) for _ in range(c)]
-                    r += p * decide(t2, join(buf, inside), counts[-1])
+                    r += p * decide(t2, drop_tail(B, buf, inside), counts[-1])
             best = max(best, r)
         return best
 
@@ -76,18 +71,12 @@ def causal_optimum(law=P_TICK):
 
 def mean_bound(h, law=P_TICK, relaxed=False):
     """The exact mean over every trace of the (penalised) offline optimum (``relaxed``: the occupancy DP)."""
-    pen = NO_PENALTY if h is None else (h, tables(h, law)[None], np.zeros(H, np.int8))
+    pen = NO_PENALTY if h is None else (h[None], tables(h, law)[None], np.zeros(H, np.int8))
     total = 0.0
-    zeros = np.zeros(2)
     for counts in itertools.product(range(len(law)), repeat=H):
         p = float(np.prod([law[c] for c in counts]))
         arr = np.array([t for t, c in enumerate(counts) for _ in range(c)], np.int64)
-        if relaxed:
-            v, _ = _offline(arr, H, B, L, ACC, zeros, 0.0, D, 0.0, False, *pen)
-        else:
-            v, _, _, st = offline_fifo(arr, H, B, L, ACC, zeros, 0.0, D, 0.0, False, 1, 100_000, *pen)
-            assert st == OK
-        total += p * v
+        total += p * offline_value(arr, H, B, L, ACC, D, pen, relaxed)
     return total
 
 

@@ -28,7 +28,8 @@ def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
 
 
 def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.0, min_step: float = 0.25,
-                budget_s: float = 120.0, shared: bool = False, max_states: int = MAX_STATES) -> np.ndarray:
+                budget_s: float = float("inf"), shared: bool = False, max_states: int = MAX_STATES,
+                by_state: bool = False) -> np.ndarray:
     """A penalty table that lowers the mean penalised bound over ``seeds``, by coordinate search from zero.
 
     Args:
@@ -36,34 +37,40 @@ def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.
         seeds: the fitting seeds (not the ones the bound is reported on).
         step: the first step (accuracy points); halved whenever no coordinate move helps.
         min_step: stop below this step.
-        budget_s: stop after this many seconds (the table found so far is as valid as any).
+        budget_s: stop after this many seconds (the table found so far is as valid as any; the default runs
+            to ``min_step``, so the table does not depend on the machine's load).
         shared: one row for every action (fewer coordinates where there are many models).
         max_states: as :func:`~tinysim_gym.optimal.hindsight.hindsight_seed`.
+        by_state: one table per MMPP state at the service window's end (an MMPP workload only).
 
     Returns:
-        The table ``h``, shape :func:`penalty_shape`.
+        The table ``h``, shape :func:`penalty_shape`, with the two MMPP states first when ``by_state``.
     """
-    shape = penalty_shape(scenario)
+    n_act, width = penalty_shape(scenario)
+    n_ctx = 2 if by_state else 1
+    shape = (n_ctx, n_act, width)
 
     def mean(h: np.ndarray) -> float:
-        full = np.broadcast_to(h, shape)
+        full = np.broadcast_to(h, shape)[0] if n_ctx == 1 else np.broadcast_to(h, shape)
         return float(np.mean([hindsight_seed(scenario, s, penalty=full, max_states=max_states) for s in seeds]))
 
-    h = np.zeros((1, shape[1]) if shared else shape)
+    h = np.zeros((n_ctx, 1 if shared else n_act, width))
+    # h[0, k, 0] = 0: a constant per action cancels in the penalty (a constant per end state does not)
+    coords = [c for c in np.ndindex(h.shape) if c[0] > 0 or c[2] > 0]
     best, t0 = mean(h), time.perf_counter()
     while step >= min_step and time.perf_counter() - t0 < budget_s:
         moved = False
-        for k in range(h.shape[0]):
-            for q in range(1, h.shape[1]):  # h[:, 0] = 0: a constant per action cancels in the penalty
-                for sign in (1.0, -1.0):
-                    trial = h.copy()
-                    trial[k, q] += sign * step
-                    v = mean(trial)
-                    if v < best - 1e-9:
-                        best, h, moved = v, trial, True
+        for c in coords:
+            for sign in (1.0, -1.0):
+                trial = h.copy()
+                trial[c] += sign * step
+                v = mean(trial)
+                if v < best - 1e-9:
+                    best, h, moved = v, trial, True
         if not moved:
             step /= 2
-    return np.array(np.broadcast_to(h, shape))
+    full = np.array(np.broadcast_to(h, shape))
+    return full if by_state else full[0]
 
 
 @dataclass(frozen=True)
