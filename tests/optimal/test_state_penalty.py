@@ -23,6 +23,7 @@ from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_mmpp_joint, capped_poisson
 from tinysim_gym.optimal.hindsight import hindsight_seed
 from tinysim_gym.optimal.offline_fifo import NO_PENALTY
+from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound, shortened
 
 H, B, D = 6, 2, 2
 L = np.array([1, 2], np.int64)
@@ -200,3 +201,15 @@ def test_state_tables_on_a_scenario():
             hindsight_seed(sc, seed, penalty=h), abs=1e-9)
     with pytest.raises(TinySimError, match="table shape"):
         hindsight_seed(sc, 0, penalty=np.zeros((3, 3, 3)))
+
+
+def test_fit_by_state_lowers_the_fitting_mean_on_a_shortened_copy():
+    sc = tiny_mmpp()
+    short = shortened(sc, 0.5)
+    assert short.horizon_ms == pytest.approx(0.25) and short.battery.capacity_mah == pytest.approx(0.5)
+    with pytest.raises(TinySimError, match="scale"):
+        shortened(sc, 1.5)
+    seeds = [0]
+    h = fit_penalty(short, seeds, step=20.0, shared=True, by_state=True, max_sweeps=1)
+    assert h.shape == (2, 3, 3) and (h == h[:, :1]).all() and h[1, 0, 0] != 0.0  # the burst's own row moved
+    assert penalised_bound(short, seeds, h).mean < penalised_bound(short, seeds, None).mean - 1.0
