@@ -10,7 +10,7 @@ in the mean only, so its standard error is reported), the ``oracle`` on the same
 
     nice -n 5 .venv/bin/python benchmarks/optimal_dual.py [--scenarios suite-kws] [--seeds 20]
                                                           [--first-seed 1000] [--fit-seeds 5] [--fit-budget-s S]
-                                                          [--fit-scale F] [--shared] [--by-state]
+                                                          [--max-sweeps N] [--fit-scale F] [--shared] [--by-state]
                                                           [--penalty FILE] [--no-plain] [--max-states N]
 """
 
@@ -41,6 +41,7 @@ def main() -> None:
     p.add_argument("--fit-seeds", type=int, default=5, help="fitting seeds 0..N-1 (default 5)")
     p.add_argument("--fit-budget-s", type=float, default=float("inf"),
                    help="seconds for the fit (default: run it to its smallest step, whatever the machine's load)")
+    p.add_argument("--max-sweeps", type=int, default=None, help="passes of the fit over the table (default: no cap)")
     p.add_argument("--fit-scale", type=float, default=1.0,
                    help="fit on a copy with horizon and battery scaled by this (default 1: the scenario itself)")
     p.add_argument("--shared", action="store_true", help="fit one row for every action (many models)")
@@ -64,7 +65,7 @@ def main() -> None:
         else:
             h = fit_penalty(shortened(sc, args.fit_scale) if args.fit_scale != 1.0 else sc, fit_seeds,
                             budget_s=args.fit_budget_s, shared=args.shared, max_states=args.max_states,
-                            by_state=args.by_state)
+                            by_state=args.by_state, max_sweeps=args.max_sweeps)
         fit_s = time.perf_counter() - t0
         plain = None if args.no_plain else penalised_bound(sc, seeds, None, args.max_states)
         dual = penalised_bound(sc, seeds, h, args.max_states)
