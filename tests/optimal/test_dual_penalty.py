@@ -15,8 +15,9 @@ from tinysim_gym.config import load_scenario
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_poisson, expected_h
 from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.ladder import dual_rungs
 from tinysim_gym.optimal.offline_fifo import NO_PENALTY
-from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound
+from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound, read_penalty
 
 # a tiny trace law: each tick independently holds 0, 1 or 2 arrivals
 P_TICK = (0.5, 0.3, 0.2)
@@ -170,3 +171,35 @@ def test_fitted_penalty_lowers_the_fitting_mean_and_has_the_bound_shape():
     h = fit_penalty(sc, seeds, step=20.0, min_step=5.0, budget_s=2.0, shared=True)
     assert h.shape == (3, 3) and (h == h[0]).all()
     assert penalised_bound(sc, seeds, h).mean <= penalised_bound(sc, seeds, None).mean
+
+
+def test_ladder_dual_rungs_pair_the_penalised_bound_with_the_oracle():
+    sc = tiny_poisson()
+    seeds = [0, 1, 2]
+    runs = [80.0, 70.0, 75.0]
+    zero = dual_rungs(sc, seeds, runs, 200.0, np.zeros((3, 3)))
+    plain = [hindsight_seed(sc, s) for s in seeds]
+    assert zero["dual"] == pytest.approx(np.mean(plain), abs=1e-12)
+    assert zero["dual_se"] == pytest.approx(np.std(plain, ddof=1) / np.sqrt(3), abs=1e-12)
+    assert zero["dual_certified_gap"] == pytest.approx(np.mean(plain) - 75.0, abs=1e-12)
+    diff = np.asarray(plain) - runs
+    assert zero["dual_certified_gap_se"] == pytest.approx(np.std(diff, ddof=1) / np.sqrt(3), abs=1e-12)
+    assert dual_rungs(sc, seeds, runs, 10.0, np.zeros((3, 3)))["dual_certified_gap"] == pytest.approx(-65.0)
+
+
+def test_read_penalty_refuses_bad_tables_in_one_line(tmp_path):
+    sc = tiny_poisson()
+    good = tmp_path / "good.json"
+    good.write_text("[[0, 1, 2], [0, 0, 0], [0, -1, 5]]")
+    assert read_penalty(str(good), sc).tolist() == [[0, 1, 2], [0, 0, 0], [0, -1, 5]]
+    for name, text, match in [("shape.json", "[[0, 1], [0, 0]]", "table shape"),
+                              ("state.json", str([[[0, 0, 0]] * 3] * 2), "table shape"),
+                              ("nan.json", "[[0, 1, NaN], [0, 0, 0], [0, 0, 0]]", "finite"),
+                              ("text.json", "not json", "JSON array")]:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(TinySimError, match=match) as err:
+            read_penalty(str(path), sc)
+        assert "\n" not in str(err.value)
+    with pytest.raises(TinySimError, match="JSON array"):
+        read_penalty(str(tmp_path / "missing.json"), sc)

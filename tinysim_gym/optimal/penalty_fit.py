@@ -27,6 +27,27 @@ def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
     return int(np.count_nonzero(eng.available)) + (1 if eng.skip_ticks > 0 else 0), int(eng.buffer_size) + 1
 
 
+def read_penalty(path: str, scenario: ScenarioConfig) -> np.ndarray:
+    """A penalty table from a JSON file (nested lists of numbers), checked against the scenario's shape.
+
+    Raises:
+        TinySimError: the file cannot be read, is not a numeric array, or has the wrong shape.
+    """
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            h = np.asarray(json.load(f), dtype=np.float64)
+    except (OSError, ValueError, TypeError) as exc:
+        raise TinySimError(f"--penalty: {path}: expected a JSON array of numbers ({exc})") from None
+    shape = penalty_shape(scenario)
+    allowed = [shape] + ([(2, *shape)] if scenario.workload.process == "mmpp" else [])
+    if h.shape not in allowed or not np.isfinite(h).all():
+        raise TinySimError(f"--penalty: {path}: table shape {h.shape}, allowed "
+                           f"{' or '.join(map(str, allowed))} of finite numbers ((MMPP end state,) action, occupancy)")
+    return h
+
+
 def shortened(scenario: ScenarioConfig, factor: float) -> ScenarioConfig:
     """A copy of a horizon scenario with its horizon and battery capacity scaled by ``factor``: a cheaper fit.
 
