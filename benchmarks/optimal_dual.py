@@ -56,6 +56,10 @@ def main() -> None:
     if set(seeds) & set(fit_seeds):
         sys.exit("optimal_dual: --fit-seeds and the evaluation seeds must not overlap (the bound would be biased)")
     out = {}
+
+    def report(seed: int, value: float) -> None:
+        print(f"seed {seed}: dual {value:.4f}", file=sys.stderr, flush=True)
+
     for name in args.scenarios.split(","):
         sc = load_scenario(name)
         t0 = time.perf_counter()
@@ -69,7 +73,7 @@ def main() -> None:
         plain = None if args.no_plain else penalised_bound(sc, seeds, None, args.max_states)
         oracle = ladder(sc, seeds, observed=False, hindsight=False)["oracle_runs"]
         lp = float(bound(sc).weighted_accuracy)
-        dual = dual_rungs(sc, seeds, oracle, lp, h, args.max_states)
+        dual = dual_rungs(sc, seeds, oracle, lp, h, args.max_states, report)
         out[name] = {
             "lp": round(lp, 4),
             **({} if plain is None else {"hindsight": round(plain.mean, 4), "hindsight_se": round(plain.stderr, 4)}),

@@ -9,7 +9,7 @@ engine on the same seeds: achievable, so a lower bound on the optimum. The optim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -47,17 +47,18 @@ def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float,
 
 
 def dual_rungs(scenario: ScenarioConfig, seeds: Sequence[int], oracle_runs: Sequence[float], lp: float,
-               penalty: np.ndarray, max_states: int = MAX_STATES) -> dict[str, float]:
+               penalty: np.ndarray, max_states: int = MAX_STATES,
+               on_seed: Callable[[int, float], None] | None = None) -> dict[str, float]:
     """The penalised hindsight bound over ``seeds`` and the gap it certifies, each with its standard error.
 
     An upper bound in the mean only (:mod:`tinysim_gym.optimal.dual_penalty`): valid when ``penalty`` was chosen
-    without these seeds.
+    without these seeds. ``on_seed`` as :func:`~tinysim_gym.optimal.penalty_fit.penalised_bound`.
 
     Returns:
         ``dual`` (the mean penalised bound), ``dual_se``, ``dual_certified_gap = min(lp, dual) - oracle`` and
         ``dual_certified_gap_se`` (the standard error of the paired per-seed differences with the oracle).
     """
-    dual = penalised_bound(scenario, seeds, penalty, max_states)
+    dual = penalised_bound(scenario, seeds, penalty, max_states, on_seed)
     gap = sample_bound(np.asarray(dual.per_seed) - np.asarray(oracle_runs, dtype=np.float64))
     return {"dual": dual.mean, "dual_se": dual.stderr,
             "dual_certified_gap": min(lp, dual.mean) - float(np.mean(oracle_runs)), "dual_certified_gap_se": gap.stderr}

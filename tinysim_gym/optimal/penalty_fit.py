@@ -9,7 +9,7 @@ coordinate by coordinate on fitting seeds; :func:`penalised_bound` measures it o
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,9 +136,16 @@ def sample_bound(values: Sequence[float]) -> SampleBound:
 
 
 def penalised_bound(scenario: ScenarioConfig, seeds: Sequence[int], h: np.ndarray | None,
-                    max_states: int = MAX_STATES) -> SampleBound:
-    """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean."""
-    vals = [hindsight_seed(scenario, s, penalty=h, max_states=max_states) for s in seeds]
+                    max_states: int = MAX_STATES, on_seed: Callable[[int, float], None] | None = None) -> SampleBound:
+    """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean.
+
+    ``on_seed(seed, value)`` is called as each seed is solved (long runs report as they go).
+    """
+    vals = []
+    for s in seeds:
+        vals.append(hindsight_seed(scenario, s, penalty=h, max_states=max_states))
+        if on_seed is not None and vals[-1] is not None:
+            on_seed(s, float(vals[-1]))
     if any(v is None for v in vals):
         raise TinySimError("hindsight penalty: the scenario runs until depletion (no horizon): no hindsight bound")
     return sample_bound([float(v) for v in vals if v is not None])
