@@ -83,7 +83,7 @@ def main() -> None:
             "fit_s": round(fit_s, 1), "seconds": round(time.perf_counter() - t0, 1),
         }
         print(f"{name}: {out[name]}", file=sys.stderr)
-    print(json.dumps({"seeds": seeds, "fit_seeds": fit_seeds, "scenarios": out}, indent=2))
+    print(json.dumps({"seeds": seeds, "fit_seeds": None if args.penalty else fit_seeds, "scenarios": out}, indent=2))
 
 
 if __name__ == "__main__":
