@@ -43,3 +43,32 @@ def test_oracle_is_a_baseline_by_name_but_not_in_the_default_list():
         return sum(Engine(scenario).run(make(name), seed=s)["weighted_accuracy"] for s in (0, 1)) / 2
 
     assert mean("oracle") >= max(mean("latency-first"), mean("queue-greedy"), mean("budget"))
+
+
+def test_bound_penalty_adds_the_penalised_rungs_and_refuses_a_bad_table_in_one_line(tmp_path, capsys):
+    # in process: the start-up of three subprocesses would cost more than the solves
+    import yaml
+
+    from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
+    from tinysim_gym.cli import main
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(yaml.safe_dump({
+        "name": "tiny-poisson", "board": TINY_BOARD, "profile": TINY_PROFILE,
+        "workload": {"mode": "async", "process": "poisson", "rate_hz": 40_000.0, "buffer_size": 2,
+                     "timebase_ms": 0.01},
+        "battery": {"capacity_mah": 1.0}, "horizon_ms": 0.4, "deadline_ms": 0.06,
+    }))
+    zero = tmp_path / "zero.json"
+    zero.write_text("[[0, 0, 0], [0, 0, 0], [0, 0, 0]]")
+    assert main(["bound", "--scenario", str(scenario), "--seeds", "2", "--penalty", str(zero), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["dual"] == pytest.approx(out["hindsight"], abs=1e-9)  # a zero table is the plain bound
+    assert out["dual_certified_gap"] == pytest.approx(out["certified_gap"], abs=1e-9)
+    assert out["dual_se"] >= 0.0 and out["dual_certified_gap_se"] >= 0.0
+    bad = tmp_path / "bad.json"
+    bad.write_text("[[0, 0], [0, 0]]")
+    for args in (["--seeds", "2", "--penalty", str(bad)], ["--penalty", str(zero)]):
+        assert main(["bound", "--scenario", str(scenario), *args]) == 2
+        res = capsys.readouterr()
+        assert res.out == "" and len(res.err.strip().splitlines()) == 1 and "--penalty" in res.err

@@ -10,12 +10,14 @@ import pytest
 from scipy.stats import poisson
 
 from tests.support.tiny_device import TINY_BOARD, TINY_PROFILE
+from tests.support.tiny_fifo import drop_tail, offline_value
 from tinysim_gym.config import load_scenario
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_poisson, expected_h
-from tinysim_gym.optimal.hindsight import _offline, hindsight_seed
-from tinysim_gym.optimal.offline_fifo import NO_PENALTY, OK, offline_fifo
-from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound
+from tinysim_gym.optimal.hindsight import hindsight_seed
+from tinysim_gym.optimal.ladder import dual_rungs
+from tinysim_gym.optimal.offline_fifo import NO_PENALTY
+from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound, read_penalty
 
 # a tiny trace law: each tick independently holds 0, 1 or 2 arrivals
 P_TICK = (0.5, 0.3, 0.2)
@@ -45,16 +47,10 @@ def tables(h, law=P_TICK):
 def causal_optimum(law=P_TICK):
     """Expectimax over the causal policies: the engine's drop-tail FIFO, decided with the past only."""
 
-    def join(buf, ticks):
-        for tk in ticks:
-            if len(buf) < B:
-                buf = (*buf, tk)
-        return buf
-
     @cache
     def decide(t, buf, new):
         if new > 0:  # an arrival on the decision tick is served first, the others join the buffer
-            pend, buf = t, join(buf, [t] * (new - 1))
+            pend, buf = t, drop_tail(B, buf, [t] * (new - 1))
         elif buf:
             pend, buf = buf[0], buf[1:]
         else:  # idle to the next tick
@@ -67,7 +63,7 @@ def causal_optimum(law=P_TICK):
                 for counts in itertools.product(range(len(law)), repeat=int(lk)):
                     p = float(np.prod([law[c] for c in counts]))
                     inside = [tk for tk, c in zip(range(t + 1, t2), counts[:-1], strict=True) for _ in range(c)]
-                    r += p * decide(t2, join(buf, inside), counts[-1])
+                    r += p * decide(t2, drop_tail(B, buf, inside), counts[-1])
             best = max(best, r)
         return best
 
@@ -76,18 +72,12 @@ def causal_optimum(law=P_TICK):
 
 def mean_bound(h, law=P_TICK, relaxed=False):
     """The exact mean over every trace of the (penalised) offline optimum (``relaxed``: the occupancy DP)."""
-    pen = NO_PENALTY if h is None else (h, tables(h, law)[None], np.zeros(H, np.int8))
+    pen = NO_PENALTY if h is None else (h[None], tables(h, law)[None], np.zeros(H, np.int8))
     total = 0.0
-    zeros = np.zeros(2)
     for counts in itertools.product(range(len(law)), repeat=H):
         p = float(np.prod([law[c] for c in counts]))
         arr = np.array([t for t, c in enumerate(counts) for _ in range(c)], np.int64)
-        if relaxed:
-            v, _ = _offline(arr, H, B, L, ACC, zeros, 0.0, D, 0.0, False, *pen)
-        else:
-            v, _, _, st = offline_fifo(arr, H, B, L, ACC, zeros, 0.0, D, 0.0, False, 1, 100_000, *pen)
-            assert st == OK
-        total += p * v
+        total += p * offline_value(arr, H, B, L, ACC, D, pen, relaxed)
     return total
 
 
@@ -181,3 +171,35 @@ def test_fitted_penalty_lowers_the_fitting_mean_and_has_the_bound_shape():
     h = fit_penalty(sc, seeds, step=20.0, min_step=5.0, budget_s=2.0, shared=True)
     assert h.shape == (3, 3) and (h == h[0]).all()
     assert penalised_bound(sc, seeds, h).mean <= penalised_bound(sc, seeds, None).mean
+
+
+def test_ladder_dual_rungs_pair_the_penalised_bound_with_the_oracle():
+    sc = tiny_poisson()
+    seeds = [0, 1, 2]
+    runs = [80.0, 70.0, 75.0]
+    zero = dual_rungs(sc, seeds, runs, 200.0, np.zeros((3, 3)))
+    plain = [hindsight_seed(sc, s) for s in seeds]
+    assert zero["dual"] == pytest.approx(np.mean(plain), abs=1e-12)
+    assert zero["dual_se"] == pytest.approx(np.std(plain, ddof=1) / np.sqrt(3), abs=1e-12)
+    assert zero["dual_certified_gap"] == pytest.approx(np.mean(plain) - 75.0, abs=1e-12)
+    diff = np.asarray(plain) - runs
+    assert zero["dual_certified_gap_se"] == pytest.approx(np.std(diff, ddof=1) / np.sqrt(3), abs=1e-12)
+    assert dual_rungs(sc, seeds, runs, 10.0, np.zeros((3, 3)))["dual_certified_gap"] == pytest.approx(-65.0)
+
+
+def test_read_penalty_refuses_bad_tables_in_one_line(tmp_path):
+    sc = tiny_poisson()
+    good = tmp_path / "good.json"
+    good.write_text("[[0, 1, 2], [0, 0, 0], [0, -1, 5]]")
+    assert read_penalty(str(good), sc).tolist() == [[0, 1, 2], [0, 0, 0], [0, -1, 5]]
+    for name, text, match in [("shape.json", "[[0, 1], [0, 0]]", "table shape"),
+                              ("state.json", str([[[0, 0, 0]] * 3] * 2), "table shape"),
+                              ("nan.json", "[[0, 1, NaN], [0, 0, 0], [0, 0, 0]]", "finite"),
+                              ("text.json", "not json", "JSON array")]:
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(TinySimError, match=match) as err:
+            read_penalty(str(path), sc)
+        assert "\n" not in str(err.value)
+    with pytest.raises(TinySimError, match="JSON array"):
+        read_penalty(str(tmp_path / "missing.json"), sc)

@@ -16,6 +16,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--seeds", type=int, metavar="N",
                    help="also solve the DP oracle and the hindsight bound over seeds 0..N-1 (1..1000) and report "
                         "lp, hindsight, oracle, upper and certified_gap")
+    p.add_argument("--penalty", metavar="FILE",
+                   help="with --seeds: an information-relaxation table (JSON, docs/optimal.md) chosen without seeds "
+                        "0..N-1; adds dual, dual_se, dual_certified_gap and dual_certified_gap_se")
     p.add_argument("--json", action="store_true", help="print one JSON object (weighted_accuracy, mixture, ...)")
     p.set_defaults(func=run)
 
@@ -27,13 +30,20 @@ def run(args: argparse.Namespace) -> int:
 
     if args.seeds is not None and not 1 <= args.seeds <= 1000:
         raise TinySimError(f"--seeds: expected 1..1000, got {args.seeds}")
+    if args.penalty is not None and args.seeds is None:
+        raise TinySimError("--penalty: needs --seeds (the penalised bound is a mean over seeds)")
     scenario = scenario_from_args(args)
+    penalty = None
+    if args.penalty is not None:
+        from tinysim_gym.optimal.penalty_fit import read_penalty
+
+        penalty = read_penalty(args.penalty, scenario)
     result = bound(scenario)
     rungs: dict[str, Any] = {}
     if args.seeds is not None:
         from tinysim_gym.optimal.ladder import ladder
 
-        rungs = ladder(scenario, range(args.seeds))
+        rungs = ladder(scenario, range(args.seeds), penalty=penalty)
     if args.json:
         print(dumps({**result.to_dict(), **rungs}))
         return 0
@@ -53,4 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"oracle             {pct(rungs['oracle'])} (DP oracle in the engine: achievable)")
         print(f"upper              {pct(rungs['upper'])} (min of lp and hindsight)")
         print(f"certified gap      {rungs['certified_gap']:.4f} points (upper - oracle)")
+        if penalty is not None:
+            print(f"penalised bound    {rungs['dual']:.4f} ± {rungs['dual_se']:.4f} % (an upper bound in the mean)")
+            print(f"its certified gap  {rungs['dual_certified_gap']:.4f} ± {rungs['dual_certified_gap_se']:.4f} points "
+                  "(min(lp, dual) - oracle)")
     return 0

@@ -20,7 +20,11 @@ window leaves behind) takes back the worth of knowing whether a clump follows.
 Under an MMPP the count depends on the modulating state: the expectation is conditioned on the state at the
 window's start (``(t + 1) * timebase``, replayed from the seed with a twin of the engine's generator; knowing
 it is more than any causal policy, the oracle included, knows, and the count after it depends on the past
-only through it), and is exact by the matrix exponential of the (capped count, state) chain.
+only through it), and is exact by the matrix exponential of the (capped count, state) chain. The table may
+also depend on the modulating state ``S`` at the window's end (``(t2 + 1) * timebase``, ``t2 = t + L_k``):
+``z = h[S, k, min(q + N, B)] - E[same | state at the window's start]``, the mean over the joint law of
+(``S``, ``N``) from the same matrix exponential. That prices knowing the burst state itself: a schedule that
+sees a burst begin inside its window (or a calm spell) is charged for it, which no causal policy can be.
 
 Valid only where that mean is exact: Poisson and MMPP arrivals, and a battery (a supercapacitor's
 brownouts stop decisions in ways the schedule does not follow).
@@ -45,7 +49,12 @@ def capped_poisson(mu: float, B: int) -> np.ndarray:
 
 
 def capped_mmpp(rates: np.ndarray, switch: np.ndarray, tau: float, B: int) -> np.ndarray:
-    """The law of ``min(N, B)`` over a time ``tau`` of a two-state MMPP, per starting state: ``(2, B + 1)``.
+    """The law of ``min(N, B)`` over a time ``tau`` of a two-state MMPP, per starting state: ``(2, B + 1)``."""
+    return capped_mmpp_joint(rates, switch, tau, B).sum(axis=1)
+
+
+def capped_mmpp_joint(rates: np.ndarray, switch: np.ndarray, tau: float, B: int) -> np.ndarray:
+    """The joint law of (state at ``tau``, ``min(N, B)``) of a two-state MMPP, per starting state: ``(2, 2, B + 1)``.
 
     ``rates`` and ``switch`` per unit of ``tau``. The chain over (count capped at ``B``, state) is solved by
     its matrix exponential.
@@ -60,7 +69,22 @@ def capped_mmpp(rates: np.ndarray, switch: np.ndarray, tau: float, B: int) -> np
             Q[i, (1 - s) * n + c] = switch[s]
             Q[i, i] = -Q[i].sum()
     P = expm(Q * tau)
-    return np.array([P[s * n, :n] + P[s * n, n:] for s in range(2)])
+    return np.array([[P[s * n, :n], P[s * n, n:]] for s in range(2)])
+
+
+def expected_h_joint(h: np.ndarray, laws: np.ndarray) -> np.ndarray:
+    """``E[h[S, k, min(q + N, B)]]`` per starting state, action ``k`` and occupancy ``q``.
+
+    Args:
+        h: the penalty table per state at the window's end, shape ``(states, actions, B + 1)``.
+        laws: the joint law of (end state ``S``, capped count) per action's window and starting state, shape
+            ``(actions, states, states, B + 1)``.
+
+    Returns:
+        The expectations, shape ``(states, actions, B + 1)``.
+    """
+    n_s = h.shape[0]
+    return np.array([sum(expected_h(h[e], laws[:, s, e]) for e in range(n_s)) for s in range(n_s)])
 
 
 def expected_h(h: np.ndarray, laws: np.ndarray) -> np.ndarray:
@@ -118,7 +142,8 @@ def penalty_tables(scenario: ScenarioConfig, h: np.ndarray, service_ticks: np.nd
     Args:
         scenario: the scenario (Poisson or MMPP arrivals on a battery).
         h: the penalty table, shape ``(actions, buffer_size + 1)`` (the actions as the bound orders them:
-            the available models, then the skip if the scenario has one).
+            the available models, then the skip if the scenario has one), or under an MMPP one such table per
+            modulating state at the window's end, ``(2, actions, buffer_size + 1)``.
         service_ticks: ticks per action, in the same order.
         seed: the episode seed (an MMPP's state is replayed from it).
         H: the horizon (ticks).
@@ -134,21 +159,24 @@ def penalty_tables(scenario: ScenarioConfig, h: np.ndarray, service_ticks: np.nd
     if scenario.storage is not None:
         raise TinySimError("hindsight penalty: storage must be a battery (a supercapacitor's brownouts are not "
                            "followed by the schedule)")
-    h = np.array(h, dtype=np.float64)  # a writable C-contiguous copy: one compiled signature of the kernels
     B = int(w.buffer_size)
-    if h.shape != (len(service_ticks), B + 1):
-        raise TinySimError(f"hindsight penalty: table shape {h.shape}, allowed {(len(service_ticks), B + 1)} "
-                           "(actions, buffer_size + 1)")
+    n_ctx = 2 if w.process == "mmpp" else 1
+    h = np.asarray(h, dtype=np.float64)
+    shape = (len(service_ticks), B + 1)
+    if h.shape not in (shape, (n_ctx, *shape)):
+        raise TinySimError(f"hindsight penalty: table shape {h.shape}, allowed {shape} (actions, buffer_size + 1)"
+                           f" or {(n_ctx, *shape)} (one per {'MMPP state' if n_ctx == 2 else 'context'} first)")
+    # a writable C-contiguous copy with the state axis: one compiled signature of the kernels
+    h = np.array(np.broadcast_to(h, (n_ctx, *shape)))
     tb = float(w.timebase_ms)
     windows_ms = np.asarray(service_ticks, dtype=np.float64) * tb
     if w.process == "poisson":
         laws = np.array([capped_poisson(float(w.rate_hz) / 1000.0 * x, B) for x in windows_ms])
-        return h, expected_h(h, laws)[None], np.zeros(max(H, 0), np.int8)
+        return h, expected_h(h[0], laws)[None], np.zeros(max(H, 0), np.int8)
     if seed is None or w.mmpp is None:
         raise TinySimError("hindsight penalty: an MMPP workload needs an integer seed (its state is replayed)")
     rates = np.asarray(w.mmpp.rates_hz, dtype=np.float64) / 1000.0
     switch = np.asarray(w.mmpp.switch_hz, dtype=np.float64) / 1000.0
-    per_state = np.array([capped_mmpp(rates, switch, x, B) for x in windows_ms])  # (actions, 2, B + 1)
-    eh = np.array([expected_h(h, per_state[:, s]) for s in range(2)])
+    joint = np.array([capped_mmpp_joint(rates, switch, x, B) for x in windows_ms])  # (actions, 2, 2, B + 1)
     ctx = mmpp_states(rates, switch, seed, np.arange(1, H + 1, dtype=np.int64), tb, arrivals)
-    return h, eh, ctx
+    return h, expected_h_joint(h, joint), ctx

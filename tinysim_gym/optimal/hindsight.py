@@ -49,8 +49,8 @@ def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard, pen_h, pen_eh, pen
     one, a sample taken from the buffer is credited as the ``q + 1``-th latest arrival so far (a relaxation).
 
     A penalty (``pen_h`` not empty; :func:`~tinysim_gym.optimal.offline_fifo.offline_fifo` has the same) costs
-    a model's decision at ``(t, q)`` ``pen_h[k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``N`` the arrivals
-    in ``(t, t + L[k]]`` when that window ends before ``H``.
+    a model's decision at ``(t, q)`` ``pen_h[pen_ctx[t2], k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``N``
+    the arrivals in ``(t, t2]``, ``t2 = t + L[k]``, when that window ends before ``H``.
 
     Actions at a decision: serve with a model (``L[k]`` ticks of ``d[k]``), discard the sample for free
     (zero ticks; only when ``discard``), or stop for good (what a battery that dies does: nothing more is
@@ -126,7 +126,7 @@ def _offline(arr, H, B, L, acc, d, d_idle, D, price, discard, pen_h, pen_eh, pen
                         a = jj + 1
                         if penal:
                             n_win = (cum[jj] if jj >= 0 else 0) - c_le + (mult[a] if a < m and ticks[a] == t2 else 0)
-                            r -= pen_h[k, min(q + n_win, B)] - pen_eh[pen_ctx[t], k, q]
+                            r -= pen_h[pen_ctx[t2], k, min(q + n_win, B)] - pen_eh[pen_ctx[t], k, q]
                         if a < m and ticks[a] == t2:
                             r += vdir[a, min(q1 + mult[a] - 1, B)]
                         elif q1 > 0:

@@ -9,7 +9,7 @@ engine on the same seeds: achievable, so a lower bound on the optimum. The optim
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,7 @@ from tinysim_gym.optimal.hindsight import hindsight_seed
 from tinysim_gym.optimal.lp import bound
 from tinysim_gym.optimal.offline_fifo import MAX_STATES
 from tinysim_gym.optimal.oracle import solve
+from tinysim_gym.optimal.penalty_fit import penalised_bound, sample_bound
 from tinysim_gym.optimal.selector import OracleSelector
 
 
@@ -45,8 +46,26 @@ def certificate(scenario: ScenarioConfig, seeds: Sequence[int], oracle: float,
     return {"lp": lp, "hindsight": hind, "oracle": oracle, "upper": upper, "certified_gap": upper - oracle}
 
 
+def dual_rungs(scenario: ScenarioConfig, seeds: Sequence[int], oracle_runs: Sequence[float], lp: float,
+               penalty: np.ndarray, max_states: int = MAX_STATES,
+               on_seed: Callable[[int, float], None] | None = None) -> dict[str, float]:
+    """The penalised hindsight bound over ``seeds`` and the gap it certifies, each with its standard error.
+
+    An upper bound in the mean only (:mod:`tinysim_gym.optimal.dual_penalty`): valid when ``penalty`` was chosen
+    without these seeds. ``on_seed`` as :func:`~tinysim_gym.optimal.penalty_fit.penalised_bound`.
+
+    Returns:
+        ``dual`` (the mean penalised bound), ``dual_se``, ``dual_certified_gap = min(lp, dual) - oracle`` and
+        ``dual_certified_gap_se`` (the standard error of the paired per-seed differences with the oracle).
+    """
+    dual = penalised_bound(scenario, seeds, penalty, max_states, on_seed)
+    gap = sample_bound(np.asarray(dual.per_seed) - np.asarray(oracle_runs, dtype=np.float64))
+    return {"dual": dual.mean, "dual_se": dual.stderr,
+            "dual_certified_gap": min(lp, dual.mean) - float(np.mean(oracle_runs)), "dual_certified_gap_se": gap.stderr}
+
+
 def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool = True,
-           hindsight: bool = True) -> dict[str, Any]:
+           hindsight: bool = True, penalty: np.ndarray | None = None) -> dict[str, Any]:
     """The ladder of ``scenario`` over ``seeds``, as weighted accuracy %.
 
     Args:
@@ -55,6 +74,7 @@ def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool 
         observed: also run the oracle restricted to the agent's observation (``oracle_observed``).
         hindsight: also solve the hindsight bound (an offline DP over every tick of each seed: the slow
             rung); without it ``hindsight`` is None and ``upper`` is the LP bound.
+        penalty: an information-relaxation table chosen without ``seeds``: adds the keys of :func:`dual_rungs`.
 
     Returns:
         ``lp``, ``hindsight`` (None until depletion), ``oracle``, ``upper``, ``certified_gap``, plus
@@ -68,9 +88,12 @@ def ladder(scenario: ScenarioConfig | str, seeds: Sequence[int], observed: bool 
     if observed:
         obs = float(np.mean([Engine(sc, chunk=1 << 16).run(OracleSelector(True, sol), seed=s)["weighted_accuracy"]
                              for s in seeds]))
-    return certificate(sc, seeds, float(np.mean(runs)), hindsight) | {
+    out = certificate(sc, seeds, float(np.mean(runs)), hindsight) | {
         "oracle_observed": obs,
         "oracle_runs": [float(r) for r in runs],
         "seeds": list(seeds),
         "solve_s": 0.0 if sol.stats.get("cached") else float(sol.stats["solve_s"]),
     }
+    if penalty is not None:
+        out |= dual_rungs(sc, seeds, runs, out["lp"], penalty)
+    return out

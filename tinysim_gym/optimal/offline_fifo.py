@@ -36,7 +36,7 @@ A_BITS = 22  # arrivals per trace below 2**22 (the key packs the tick and the ne
 MAX_STATES = 1_000_000
 OK, TOO_WIDE, TOO_MANY = 0, 1, 2
 #: no information-relaxation penalty (the plain offline optimum): ``pen_h``, ``pen_eh`` and ``pen_ctx``
-NO_PENALTY = (np.zeros((0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int8))
+NO_PENALTY = (np.zeros((0, 0, 0)), np.zeros((0, 0, 0)), np.zeros(0, np.int8))
 
 
 @njit(cache=True)
@@ -97,8 +97,9 @@ def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mas
     """The decisions of one state: children keys (``-1``: the episode ends), rewards and charges.
 
     With a penalty (``pen_h`` not empty) a model's reward loses
-    ``pen_h[k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``q`` the samples left waiting at the decision and
-    ``N`` the arrivals in the ticks ``(t, t + L[k]]`` (only when that window ends before ``H``), see
+    ``pen_h[pen_ctx[t2], k, min(q + N, B)] - pen_eh[pen_ctx[t], k, q]``, ``q`` the samples left waiting at the
+    decision, ``N`` the arrivals in the ticks ``(t, t2]`` and ``t2 = t + L[k]`` the window's end (only when it
+    is before ``H``), see
     :mod:`tinysim_gym.optimal.dual_penalty`.
 
     Returns ``(number of actions, idle charge before the decision, status)``; 0 actions: nothing more to do.
@@ -146,7 +147,7 @@ def _expand(arr, H, B, L, acc, d, d_idle, D, lmin, price, discard, t, a, nd, mas
             ck1[na], ck2[na] = (t2 << A_BITS) | a2, (nd2 << MASK_BITS + 1) | m2
             if penal and k < nk:
                 n_win = np.searchsorted(arr, t2, side="right") - known
-                r -= pen_h[k, min(q_left + n_win, B)] - pen_eh[pen_ctx[t], k, q_left]
+                r -= pen_h[pen_ctx[t2], k, min(q_left + n_win, B)] - pen_eh[pen_ctx[t], k, q_left]
         rew[na], chg[na] = r, c
         na += 1
     return na, idle * d_idle, OK
@@ -169,8 +170,9 @@ def offline_fifo(arr, H, B, L, acc, d, d_idle, D, price, discard, lmin, max_stat
         discard: also offer a free discard of the pending sample.
         lmin: ticks of the fastest model (a sample later than ``D - lmin`` can never be on time).
         max_states: give up beyond this many states.
-        pen_h: an information-relaxation penalty per action and occupancy (shape ``(len(L), B + 1)``, or
-            :data:`NO_PENALTY` for none): see :func:`_expand` and :mod:`tinysim_gym.optimal.dual_penalty`.
+        pen_h: an information-relaxation penalty per context at the window's end, action and occupancy (shape
+            ``(1 or contexts, len(L), B + 1)``, or :data:`NO_PENALTY` for none): see :func:`_expand` and
+            :mod:`tinysim_gym.optimal.dual_penalty`.
         pen_eh: its conditional mean per context, action and occupancy at the decision (``(contexts, len(L),
             B + 1)``; empty with no penalty).
         pen_ctx: the context per tick (the arrival process's state the mean is conditioned on; ``H`` entries).

@@ -9,7 +9,7 @@ coordinate by coordinate on fitting seeds; :func:`penalised_bound` measures it o
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +27,47 @@ def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
     return int(np.count_nonzero(eng.available)) + (1 if eng.skip_ticks > 0 else 0), int(eng.buffer_size) + 1
 
 
+def read_penalty(path: str, scenario: ScenarioConfig) -> np.ndarray:
+    """A penalty table from a JSON file (nested lists of numbers), checked against the scenario's shape.
+
+    Raises:
+        TinySimError: the file cannot be read, is not a numeric array, or has the wrong shape.
+    """
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            h = np.asarray(json.load(f), dtype=np.float64)
+    except (OSError, ValueError, TypeError) as exc:
+        raise TinySimError(f"--penalty: {path}: expected a JSON array of numbers ({exc})") from None
+    shape = penalty_shape(scenario)
+    allowed = [shape] + ([(2, *shape)] if scenario.workload.process == "mmpp" else [])
+    if h.shape not in allowed or not np.isfinite(h).all():
+        raise TinySimError(f"--penalty: {path}: table shape {h.shape}, allowed "
+                           f"{' or '.join(map(str, allowed))} of finite numbers ((MMPP end state,) action, occupancy)")
+    return h
+
+
+def shortened(scenario: ScenarioConfig, factor: float) -> ScenarioConfig:
+    """A copy of a horizon scenario with its horizon and battery capacity scaled by ``factor``: a cheaper fit.
+
+    The table may be chosen by any means, so fitting it on a shorter copy keeps the bound valid; the charge
+    per second the copy may spend is the original's.
+
+    Raises:
+        TinySimError: no horizon, no battery, or ``factor`` not in ``(0, 1]``.
+    """
+    if not 0.0 < factor <= 1.0:
+        raise TinySimError(f"penalty fit: the scale must be in (0, 1], not {factor}")
+    if scenario.horizon_ms is None or scenario.battery is None:
+        raise TinySimError("penalty fit: a shortened copy needs horizon_ms and a battery")
+    battery = scenario.battery.model_copy(update={"capacity_mah": scenario.battery.capacity_mah * factor})
+    return scenario.model_copy(update={"horizon_ms": scenario.horizon_ms * factor, "battery": battery})
+
+
 def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.0, min_step: float = 0.25,
-                budget_s: float = 120.0, shared: bool = False, max_states: int = MAX_STATES) -> np.ndarray:
+                budget_s: float = float("inf"), shared: bool = False, max_states: int = MAX_STATES,
+                by_state: bool = False, max_sweeps: int | None = None) -> np.ndarray:
     """A penalty table that lowers the mean penalised bound over ``seeds``, by coordinate search from zero.
 
     Args:
@@ -36,34 +75,42 @@ def fit_penalty(scenario: ScenarioConfig, seeds: Sequence[int], step: float = 8.
         seeds: the fitting seeds (not the ones the bound is reported on).
         step: the first step (accuracy points); halved whenever no coordinate move helps.
         min_step: stop below this step.
-        budget_s: stop after this many seconds (the table found so far is as valid as any).
+        budget_s: stop after this many seconds (the table found so far is as valid as any; the default runs
+            to ``min_step``, so the table does not depend on the machine's load).
         shared: one row for every action (fewer coordinates where there are many models).
         max_states: as :func:`~tinysim_gym.optimal.hindsight.hindsight_seed`.
+        by_state: one table per MMPP state at the service window's end (an MMPP workload only).
+        max_sweeps: stop after this many passes over the coordinates (on few seeds the fitting mean is no
+            bound and may fall without end; the default stops only on the step or the budget).
 
     Returns:
-        The table ``h``, shape :func:`penalty_shape`.
+        The table ``h``, shape :func:`penalty_shape`, with the two MMPP states first when ``by_state``.
     """
-    shape = penalty_shape(scenario)
+    n_act, width = penalty_shape(scenario)
+    n_ctx = 2 if by_state else 1
+    shape = (n_ctx, n_act, width)
 
     def mean(h: np.ndarray) -> float:
-        full = np.broadcast_to(h, shape)
+        full = np.broadcast_to(h, shape)[0] if n_ctx == 1 else np.broadcast_to(h, shape)
         return float(np.mean([hindsight_seed(scenario, s, penalty=full, max_states=max_states) for s in seeds]))
 
-    h = np.zeros((1, shape[1]) if shared else shape)
-    best, t0 = mean(h), time.perf_counter()
-    while step >= min_step and time.perf_counter() - t0 < budget_s:
-        moved = False
-        for k in range(h.shape[0]):
-            for q in range(1, h.shape[1]):  # h[:, 0] = 0: a constant per action cancels in the penalty
-                for sign in (1.0, -1.0):
-                    trial = h.copy()
-                    trial[k, q] += sign * step
-                    v = mean(trial)
-                    if v < best - 1e-9:
-                        best, h, moved = v, trial, True
+    h = np.zeros((n_ctx, 1 if shared else n_act, width))
+    # h[0, k, 0] = 0: a constant per action cancels in the penalty (a constant per end state does not)
+    coords = [c for c in np.ndindex(h.shape) if c[0] > 0 or c[2] > 0]
+    best, t0, sweeps = mean(h), time.perf_counter(), 0
+    while step >= min_step and time.perf_counter() - t0 < budget_s and sweeps != max_sweeps:
+        moved, sweeps = False, sweeps + 1
+        for c in coords:
+            for sign in (1.0, -1.0):
+                trial = h.copy()
+                trial[c] += sign * step
+                v = mean(trial)
+                if v < best - 1e-9:
+                    best, h, moved = v, trial, True
         if not moved:
             step /= 2
-    return np.array(np.broadcast_to(h, shape))
+    full = np.array(np.broadcast_to(h, shape))
+    return full if by_state else full[0]
 
 
 @dataclass(frozen=True)
@@ -89,9 +136,16 @@ def sample_bound(values: Sequence[float]) -> SampleBound:
 
 
 def penalised_bound(scenario: ScenarioConfig, seeds: Sequence[int], h: np.ndarray | None,
-                    max_states: int = MAX_STATES) -> SampleBound:
-    """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean."""
-    vals = [hindsight_seed(scenario, s, penalty=h, max_states=max_states) for s in seeds]
+                    max_states: int = MAX_STATES, on_seed: Callable[[int, float], None] | None = None) -> SampleBound:
+    """The (penalised, with ``h``) hindsight bound over ``seeds``: an upper bound on every causal policy's mean.
+
+    ``on_seed(seed, value)`` is called as each seed is solved (long runs report as they go).
+    """
+    vals = []
+    for s in seeds:
+        vals.append(hindsight_seed(scenario, s, penalty=h, max_states=max_states))
+        if on_seed is not None and vals[-1] is not None:
+            on_seed(s, float(vals[-1]))
     if any(v is None for v in vals):
         raise TinySimError("hindsight penalty: the scenario runs until depletion (no horizon): no hindsight bound")
     return sample_bound([float(v) for v in vals if v is not None])
