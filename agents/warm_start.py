@@ -121,6 +121,9 @@ def collect(venv: Any, teacher: str, episodes: int, first_seed: int, gamma: floa
 
     Rounds of ``venv.num_envs`` episodes, sub-env ``i`` of round ``r`` seeded with
     ``first_seed + r * num_envs + i``; the steps a sub-env takes after its episode ended are dropped.
+    With ``max_models`` the teacher's engine actions become padded slots, and, when an env wrapper shows the
+    slots in another order (one with ``action_of_slot``, such as ``ShuffleSlots``), the action showing that
+    slot, so each recorded action runs the model the teacher chose.
     """
     from baselines.policy import engines_of
 
@@ -133,6 +136,7 @@ def collect(venv: Any, teacher: str, episodes: int, first_seed: int, gamma: floa
     seeds: list[int] = []
     accuracy: list[float] = []
     policy = None
+    reordered = max_models is not None and venv.has_attr("action_of_slot")  # a slot-shuffling env wrapper
     for start in range(0, episodes, n):
         k = min(n, episodes - start)
         round_seeds = [first_seed + start + i for i in range(n)]
@@ -149,6 +153,9 @@ def collect(venv: Any, teacher: str, episodes: int, first_seed: int, gamma: floa
             engines = engines_of(venv)
             actions = np.array([env_action(int(a), engines[i], max_models) for i, a in enumerate(engine_actions)],
                                dtype=np.int64)
+            if reordered:  # the agent's action i runs the wrapper's slot perm[i], not slot i
+                actions = np.array([venv.env_method("action_of_slot", int(a), indices=i)[0]
+                                    for i, a in enumerate(actions)], dtype=np.int64)
             new_obs, rewards, dones, infos = venv.step(actions)
             steps.append((obs, actions, np.asarray(rewards, dtype=np.float64), live.copy()))
             for i in np.flatnonzero(dones & live):

@@ -91,3 +91,21 @@ def test_demonstrations_use_training_seeds_and_training_starts_where_it_would(ti
     assert not set(res.seeds) & set(eval_seeds(MAX_EVAL_SEEDS)) and min(res.seeds) >= 10_000
     plain, _ = _model(tiny_pace, 2)
     assert np.array_equal(model.get_env().reset(), plain.get_env().reset())
+
+
+def test_demonstrations_through_shuffled_slots_run_the_teachers_models(tiny_pace: dict) -> None:
+    """With ShuffleSlots each recorded action is the one showing the teacher's model, so the episodes score
+    exactly what the teacher scores on the canonical padded env (the same seeds); the recorded actions differ."""
+    padded = {**ENV, "max_steps": 60, "max_models": 5, "obs_model_features": "pacing"}
+    runs = {}
+    for name, wrap in (("plain", None), ("shuffled", ["tinysim_gym.envs.slot_shuffle.ShuffleSlots"])):
+        over = {"env_kwargs": padded, "n_envs": 2, **({"env_wrapper": wrap} if wrap else {})}
+        hp, _ = H.load("maskable_ppo", tiny_pace["name"], None, over)
+        venv = make_vec_env("maskable_ppo", hp, tiny_pace, hp["n_envs"], 0)
+        runs[name] = collect(venv, "budget", 4, 20_000, 1.0, max_models=5)
+    plain, shuffled = runs["plain"], runs["shuffled"]
+    assert len(set(np.round(plain.weighted_accuracy, 6))) > 1  # the teacher's choices depend on the episode
+    assert plain.seeds == shuffled.seeds
+    np.testing.assert_allclose(shuffled.weighted_accuracy, plain.weighted_accuracy, rtol=0, atol=1e-12)
+    assert len(shuffled.actions) == len(plain.actions)
+    assert not np.array_equal(shuffled.actions, plain.actions)

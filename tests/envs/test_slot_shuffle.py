@@ -73,3 +73,10 @@ def test_the_skip_is_not_shuffled() -> None:
 def test_it_needs_the_padded_features() -> None:
     with pytest.raises(ConfigError, match="ShuffleSlots: needs env.max_models"):
         ShuffleSlots(TinySimEnv(scenario=SCENARIO))
+
+
+def test_action_of_slot_inverts_the_episode_order() -> None:
+    env = ShuffleSlots(make())
+    for seed in range(4):
+        env.reset(seed=seed)
+        assert [env.action_of_slot(int(env.perm[a])) for a in range(K)] == list(range(K))

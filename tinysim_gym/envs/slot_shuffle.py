@@ -58,6 +58,14 @@ class ShuffleSlots(gym.Wrapper):
         obs, reward, term, trunc, info = self.env.step(int(self.perm[a]) if a < self.k else a)
         return self._obs(obs), reward, term, trunc, self._info(info)
 
+    def action_of_slot(self, slot: int) -> int:
+        """The action that runs canonical slot ``slot`` this episode (a skip index stays itself).
+
+        A teacher that answers in canonical slots (a warm start's demonstrations) needs it: the agent's
+        action ``a`` runs slot ``perm[a]``.
+        """
+        return int(np.flatnonzero(self.perm == slot)[0]) if slot < self.k else int(slot)
+
     def action_masks(self) -> np.ndarray:
         """The env's masks in the shuffled order."""
         return self._mask(np.asarray(self.env.get_wrapper_attr("action_masks")()))
