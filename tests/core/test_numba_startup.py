@@ -51,6 +51,8 @@ CHILD = """
 import json, sys
 import numba, numpy as np
 import tinysim_gym.core
+from tinysim_gym.core import numba_startup
+numba_startup.LEAN_PACKAGES += ("kernel",)  # the test's kernel is plain @njit code, as the project's are
 import kernel
 
 out = {"charge": kernel.charge(1000, 1e-4).tolist(), "registries": "numba.np.npyimpl" in sys.modules,
@@ -74,3 +76,39 @@ def test_a_cached_kernel_loads_without_registries_and_gives_the_same_result(tmp_
     assert second["charge"] == first["charge"]
     assert first["charge"][-1] < 1.0
     assert second["compiled"] == 6.0
+
+
+#: a library's cached ufunc: its wrapper is built after the load from the context's constant tables
+UFUNCS = """
+from numba import vectorize, guvectorize
+
+
+@vectorize(["float64(float64)"], cache=True)
+def twice(x):
+    return 2.0 * x
+
+
+@guvectorize(["void(float64[:], float64[:])"], "(n)->()", cache=True)
+def total(a, out):
+    out[0] = a.sum()
+"""
+
+UFUNC_CHILD = """
+import json
+import numpy as np
+import tinysim_gym.core
+import ufuncs
+
+print(json.dumps([ufuncs.twice(np.arange(3.0)).tolist(), float(ufuncs.total(np.arange(4.0)))]))
+"""
+
+
+def test_a_librarys_cached_ufuncs_still_load_after_the_engine_import(tmp_path):
+    """The lean load once left a cached @vectorize without the constants its wrapper needs (a crash)."""
+    (tmp_path / "ufuncs.py").write_text(UFUNCS)
+    code = f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + UFUNC_CHILD
+    runs = [run_child(code, str(tmp_path / "cache")) for _ in range(2)]  # compiles, then loads from the cache
+    for res in runs:
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert json.loads(res.stdout) == [[0.0, 2.0, 4.0], 6.0]
+    assert list((tmp_path / "cache").rglob("*.nbi"))  # the second run did read a cache

@@ -24,27 +24,43 @@ import importlib.util
 import sys
 from collections.abc import Callable
 
+#: top-level packages whose cached functions load the lean way: the project's kernels, plain @njit code known
+#: to need only the runtime. Anything else (a library's cached @vectorize, whose wrapper is built after the
+#: load from the context's constant tables; another target) keeps numba's own load.
+LEAN_PACKAGES: tuple[str, ...] = ("tinysim_gym", "baselines")
+
+_installed = False
+
 
 def load_cached_without_registries() -> None:
-    """Make numba's cache loads initialise only its runtime, and its BLAS probe cheap (idempotent)."""
+    """Make numba's cache loads of the project's functions initialise only its runtime (idempotent).
+
+    Also installs the import hook that makes numba's BLAS probe cheap.
+    """
+    global _installed
     from numba.core import caching
+    from numba.core.cpu import CPUContext
     from numba.core.runtime import rtsys
 
     if "numba.np.arraymath" not in sys.modules and not any(isinstance(f, _BeforeArrayMath) for f in sys.meta_path):
         sys.meta_path.insert(0, _BeforeArrayMath())
     cache = caching.Cache
-    if getattr(cache.load_overload, "lean", False):
+    if _installed:
         return
     if not all(hasattr(cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")):
         return  # a numba whose cache is built otherwise keeps its own load: slower, never broken
+    numba_load = cache.load_overload
 
     def load_overload(self: caching.Cache, sig: object, target_context: object) -> object:
+        module = getattr(getattr(self, "_py_func", None), "__module__", None) or ""
+        if not isinstance(target_context, CPUContext) or module.split(".")[0] not in LEAN_PACKAGES:
+            return numba_load(self, sig, target_context)
         rtsys.initialize(target_context)  # what refresh() did that loaded code needs
         with self._guard_against_spurious_io_errors():
             return self._load_overload(sig, target_context)
 
-    load_overload.lean = True  # type: ignore[attr-defined]
     cache.load_overload = load_overload  # type: ignore[method-assign]
+    _installed = True
 
 
 class _BeforeArrayMath(importlib.abc.MetaPathFinder):
