@@ -80,6 +80,8 @@ def main() -> None:
             "dual": round(dual["dual"], 4), "dual_se": round(dual["dual_se"], 4),
             "oracle": round(float(np.mean(oracle)), 4), "certified_gap": round(dual["dual_certified_gap"], 4),
             "certified_gap_se": round(dual["dual_certified_gap_se"], 4), "penalty": h.round(4).tolist(),
+            # with the table, so this object is itself a --penalty file that refuses its own fitting seeds
+            "fit_seeds": None if args.penalty else fit_seeds,
             "fit_s": round(fit_s, 1), "seconds": round(time.perf_counter() - t0, 1),
         }
         print(f"{name}: {out[name]}", file=sys.stderr)

@@ -68,7 +68,24 @@ def test_bound_penalty_adds_the_penalised_rungs_and_refuses_a_bad_table_in_one_l
     assert out["dual_se"] >= 0.0 and out["dual_certified_gap_se"] >= 0.0
     bad = tmp_path / "bad.json"
     bad.write_text("[[0, 0], [0, 0]]")
-    for args in (["--seeds", "2", "--penalty", str(bad)], ["--penalty", str(zero)]):
+    fitted = tmp_path / "fitted.json"  # the benchmark's per-scenario object: the table and its fitting seeds
+    fitted.write_text(json.dumps({"penalty": [[0, 0, 0]] * 3, "fit_seeds": [0, 1, 2, 3, 4]}))
+    for args in (["--seeds", "2", "--penalty", str(bad)], ["--penalty", str(zero)],
+                 ["--seeds", "2", "--penalty", str(fitted)], ["--seeds", "2", "--first-seed", "4", "--penalty",
+                                                              str(fitted)]):
         assert main(["bound", "--scenario", str(scenario), *args]) == 2
         res = capsys.readouterr()
         assert res.out == "" and len(res.err.strip().splitlines()) == 1 and "--penalty" in res.err
+    assert "fitted on seeds 0..1" in main_err(main, scenario, fitted, capsys)
+    assert main(["bound", "--scenario", str(scenario), "--seeds", "2", "--first-seed", "5", "--penalty", str(fitted),
+                 "--json"]) == 0
+    apart = json.loads(capsys.readouterr().out)  # seeds 5 and 6: the same zero table, other traces
+    assert apart["dual"] == pytest.approx(apart["hindsight"], abs=1e-9)
+    assert main(["bound", "--scenario", str(scenario), "--seeds", "2", "--first-seed", "-1"]) == 2
+    assert "--first-seed" in capsys.readouterr().err
+
+
+def main_err(main, scenario, penalty, capsys) -> str:
+    """The one error line of a bound over seeds 0..1 with ``penalty``."""
+    assert main(["bound", "--scenario", str(scenario), "--seeds", "2", "--penalty", str(penalty)]) == 2
+    return capsys.readouterr().err

@@ -17,7 +17,7 @@ from tinysim_gym.optimal.dual_penalty import capped_mmpp, capped_poisson, expect
 from tinysim_gym.optimal.hindsight import hindsight_seed
 from tinysim_gym.optimal.ladder import dual_rungs
 from tinysim_gym.optimal.offline_fifo import NO_PENALTY
-from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound, read_penalty
+from tinysim_gym.optimal.penalty_fit import fit_penalty, penalised_bound, read_penalty, read_penalty_file
 
 # a tiny trace law: each tick independently holds 0, 1 or 2 arrivals
 P_TICK = (0.5, 0.3, 0.2)
@@ -192,10 +192,19 @@ def test_read_penalty_refuses_bad_tables_in_one_line(tmp_path):
     good = tmp_path / "good.json"
     good.write_text("[[0, 1, 2], [0, 0, 0], [0, -1, 5]]")
     assert read_penalty(str(good), sc).tolist() == [[0, 1, 2], [0, 0, 0], [0, -1, 5]]
+    fitted = tmp_path / "fitted.json"
+    fitted.write_text('{"penalty": [[0, 1, 2], [0, 0, 0], [0, -1, 5]], "fit_seeds": [0, 1, 2]}')
+    table, seeds = read_penalty_file(str(fitted), sc)
+    assert table.tolist() == [[0, 1, 2], [0, 0, 0], [0, -1, 5]] and seeds == [0, 1, 2]
+    assert read_penalty_file(str(good), sc)[1] is None
     for name, text, match in [("shape.json", "[[0, 1], [0, 0]]", "table shape"),
                               ("state.json", str([[[0, 0, 0]] * 3] * 2), "table shape"),
                               ("nan.json", "[[0, 1, NaN], [0, 0, 0], [0, 0, 0]]", "finite"),
-                              ("text.json", "not json", "JSON array")]:
+                              ("text.json", "not json", "JSON array"),
+                              ("strings.json", '[["0", 1, 2], [0, 0, 0], [0, 0, 0]]', "JSON array"),
+                              ("bools.json", "[[true, 1, 2], [0, 0, 0], [0, 0, 0]]", "JSON array"),
+                              ("deep.json", "[" * 100_000 + "]" * 100_000, "JSON array"),
+                              ("seeds.json", '{"penalty": [[0, 0, 0]], "fit_seeds": ["0"]}', "fit_seeds")]:
         path = tmp_path / name
         path.write_text(text)
         with pytest.raises(TinySimError, match=match) as err:

@@ -27,25 +27,61 @@ def penalty_shape(scenario: ScenarioConfig) -> tuple[int, int]:
     return int(np.count_nonzero(eng.available)) + (1 if eng.skip_ticks > 0 else 0), int(eng.buffer_size) + 1
 
 
-def read_penalty(path: str, scenario: ScenarioConfig) -> np.ndarray:
-    """A penalty table from a JSON file (nested lists of numbers), checked against the scenario's shape.
+def _numbers_only(value: object) -> bool:
+    """Whether ``value`` is a (nested) list of JSON numbers: no strings, booleans or nulls turned into numbers."""
+    if isinstance(value, list):
+        return all(_numbers_only(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def read_penalty_file(path: str, scenario: ScenarioConfig) -> tuple[np.ndarray, list[int] | None]:
+    """A penalty table and the seeds it was fitted on, from a JSON file.
+
+    The file holds either the bare table (nested lists of numbers) or an object ``{"penalty": table,
+    "fit_seeds": [...]}``, the shape in which ``benchmarks/optimal_dual.py`` reports each scenario; only the
+    object form lets a reader refuse to measure the table on the seeds it was chosen on.
 
     Raises:
-        TinySimError: the file cannot be read, is not a numeric array, or has the wrong shape.
+        TinySimError: the file cannot be read, is not a numeric array, has the wrong shape, or its
+            ``fit_seeds`` are not a list of non-negative integers.
     """
     import json
 
     try:
         with open(path, encoding="utf-8") as f:
-            h = np.asarray(json.load(f), dtype=np.float64)
-    except (OSError, ValueError, TypeError) as exc:
-        raise TinySimError(f"--penalty: {path}: expected a JSON array of numbers ({exc})") from None
+            doc = json.load(f)
+    except (OSError, ValueError, RecursionError) as exc:
+        raise TinySimError(f"--penalty: {path}: expected a JSON array of numbers ({type(exc).__name__})") from None
+    fit_seeds: list[int] | None = None
+    if isinstance(doc, dict):
+        seeds = doc.get("fit_seeds")
+        if seeds is not None and not (isinstance(seeds, list) and all(
+                isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in seeds)):
+            raise TinySimError(f"--penalty: {path}: fit_seeds must be a list of non-negative integers")
+        fit_seeds = seeds
+        doc = doc.get("penalty")
+    try:
+        ok = _numbers_only(doc)
+    except RecursionError:
+        ok = False
+    if not ok or not isinstance(doc, list):
+        raise TinySimError(f"--penalty: {path}: expected a JSON array of numbers (or an object whose 'penalty' is one)")
+    h = np.asarray(doc, dtype=np.float64) if doc else np.zeros(0)
     shape = penalty_shape(scenario)
     allowed = [shape] + ([(2, *shape)] if scenario.workload.process == "mmpp" else [])
     if h.shape not in allowed or not np.isfinite(h).all():
         raise TinySimError(f"--penalty: {path}: table shape {h.shape}, allowed "
                            f"{' or '.join(map(str, allowed))} of finite numbers ((MMPP end state,) action, occupancy)")
-    return h
+    return h, fit_seeds
+
+
+def read_penalty(path: str, scenario: ScenarioConfig) -> np.ndarray:
+    """A penalty table from a JSON file, checked against the scenario's shape (see :func:`read_penalty_file`).
+
+    Raises:
+        TinySimError: as :func:`read_penalty_file`.
+    """
+    return read_penalty_file(path, scenario)[0]
 
 
 def shortened(scenario: ScenarioConfig, factor: float) -> ScenarioConfig:
