@@ -36,9 +36,22 @@ print(json.dumps(out, sort_keys=True))
 """
 
 
-def child(cache_dir: Path | str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+def child(cache_dir: Path | str, trace: bool = False) -> subprocess.CompletedProcess:
+    """The child in a fresh process; ``trace`` makes numba print each cache file it loads or saves (stdout)."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT),
+           "NUMBA_DEBUG_CACHE": str(int(trace))}
     return subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
+
+
+def cache_events(proc: subprocess.CompletedProcess, event: str) -> set[Path]:
+    """The index files a traced child reports as ``event`` (``loaded`` or ``saved``)."""
+    prefix = f"[cache] index {event} from '" if event == "loaded" else f"[cache] index {event} to '"
+    return {Path(line[len(prefix):-1]) for line in proc.stdout.splitlines() if line.startswith(prefix)}
+
+
+def result(proc: subprocess.CompletedProcess) -> dict:
+    """The child's JSON line (the last one: a traced child prints numba's cache lines before it)."""
+    return json.loads(proc.stdout.splitlines()[-1])
 
 
 def cache_files(cache_dir: Path) -> dict[str, int]:
@@ -83,19 +96,31 @@ def test_many_fresh_processes_share_one_cache_that_stays_the_same_size(tmp_path,
     assert cache_files(cache) == warm  # flat: the same files, the same sizes
 
 
+def _data_files(index: Path) -> list[Path]:
+    """The compiled-code files (``<stem>.<n>.nbc``) that the index ``<stem>.nbi`` points at."""
+    return sorted(index.parent.glob(index.stem + ".*.nbc"))
+
+
 def test_a_corrupt_cache_is_a_miss_and_is_repaired(tmp_path, filled, reference):
     cache = warm_copy(filled, tmp_path / "cache")
-    damaged = [p for p in cache.rglob("*") if p.suffix in (".nbi", ".nbc")]
-    assert damaged
+    # Damage the three cheapest functions the child loads from the cache itself (a function only called from
+    # compiled code is never read: damaging it would test nothing), one kind of damage each; every damaged
+    # function costs a compilation, all of them would cost a minute.
+    loaded = cache_events(child(cache, trace=True), "loaded")
+    indexes = sorted(loaded, key=lambda i: sum(d.stat().st_size for d in _data_files(i)))[:3]
+    assert len(indexes) == 3 and all(_data_files(i) for i in indexes)
+    damaged = [f for i in indexes for f in (i, *_data_files(i))]
     for i, p in enumerate(damaged):  # garbage, truncated and empty files
         data = p.read_bytes()
         p.write_bytes((os.urandom(64), data[: len(data) // 2], b"")[i % 3])
-    proc = child(cache)
+    proc = child(cache, trace=True)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == json.loads(reference)
+    assert result(proc) == json.loads(reference)
     assert "Traceback" not in proc.stderr
-    again = child(cache)  # the damaged indexes were rewritten: a normal run
-    assert again.returncode == 0 and json.loads(again.stdout) == json.loads(reference)
+    assert cache_events(proc, "saved") >= set(indexes)  # a miss that compiled and wrote them anew
+    again = child(cache, trace=True)  # a normal run: the repaired entries load
+    assert again.returncode == 0 and result(again) == json.loads(reference)
+    assert cache_events(again, "loaded") >= set(indexes) and not cache_events(again, "saved")
 
 
 @pytest.mark.parametrize("kind", ["under-a-file", "read-only-files"])
