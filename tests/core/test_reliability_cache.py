@@ -60,15 +60,24 @@ def cache_files(cache_dir: Path) -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def filled(tmp_path_factory) -> tuple[str, Path]:
-    """What the child prints with a fresh cache, and that cache once it has compiled and filled it.
+    """What the child prints, and a private cache directory once the child has filled it.
 
-    One compilation serves every test: each copies the filled cache (a compilation takes tens of seconds,
-    copying a few hundred kB does not), and only the tests whose point is a miss compile again.
+    The directory starts as a copy of this test session's own numba cache, so the child compiles only what
+    the earlier tests have not (compiling all of it takes a minute, copying a few MB does not). Each test
+    copies it again, and only the tests whose point is a miss compile: the corrupt-cache test compiles and
+    saves three functions into it, the unwritable ones compile in memory.
     """
-    fresh = tmp_path_factory.mktemp("fresh")
-    proc = child(fresh)
+    from numba.core import config
+
+    import tinysim_gym.core.engine  # noqa: F401  (points numba at the session's source-keyed cache)
+
+    filled = tmp_path_factory.mktemp("filled") / "cache"
+    session = Path(config.CACHE_DIR)
+    if session.is_dir():
+        shutil.copytree(session, filled)
+    proc = child(filled)
     assert proc.returncode == 0, proc.stderr
-    return proc.stdout, fresh
+    return proc.stdout, filled
 
 
 @pytest.fixture
