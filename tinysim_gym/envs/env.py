@@ -263,11 +263,16 @@ class TinySimEnv(gym.Env):
         if status == _DONE:
             self.engine.set_status(status)  # the engine's view says DECISION from its reset until this end
         obs = self._obs.copy()
-        figures = self._out_i.tolist()
-        acc = figures[0] * self._acc100[action]
-        new_drops, dp = figures[1], self._drop_penalty
+        credited, new_drops, inf, dropped, skipped, arrivals, queue = self._out_i.tolist()
+        acc = credited * self._acc100[action]
+        dp = self._drop_penalty
         pen = -(dp * new_drops) if new_drops and dp else 0.0
-        info = self._get_info(acc, pen, figures) if self._full_info else {}
+        if self._full_info:  # inline, not through _get_info: a call layer is a tenth of a step
+            rem, soc, time_ms, wacc = self._out_f.tolist()
+            mask = self._mask.copy() if self._mask_lo <= rem < self._mask_hi else self._info_mask(rem)
+            info = info_dict(acc, pen, time_ms, soc, queue, inf, dropped, skipped, arrivals, wacc, mask)
+        else:
+            info = {}
         if self._slots is not None:
             self._slots.fill(obs, self._out_f[0], self._out_f[2])
         self._elapsed += 1
@@ -293,17 +298,11 @@ class TinySimEnv(gym.Env):
             self._slots.fill(obs, float(eng.FS[K.G_R]), eng.time_ms)
         return obs
 
-    def _get_info(self, acc: float, pen: float, figures: list[int] | None = None) -> dict[str, Any]:
-        """Running metrics after the step, from the kernel's figures (``acc``, ``pen``: the reward's parts).
-
-        ``figures``: the kernel's integer figures as a list, when the caller has read them already.
-        """
-        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist() if figures is None else figures
+    def _get_info(self, acc: float, pen: float) -> dict[str, Any]:
+        """Running metrics from the kernel's figures (``acc``, ``pen``: the reward's parts); ``step`` inlines it."""
+        _, _, inf, dropped, skipped, arrivals, queue = self._out_i.tolist()
         rem, soc, time_ms, wacc = self._out_f.tolist()
-        if self._mask_lo <= rem < self._mask_hi:
-            mask = self._mask.copy()
-        else:
-            mask = self._info_mask(rem)
+        mask = self._info_mask(rem)
         return info_dict(acc, pen, time_ms, soc, queue, inf, dropped, skipped, arrivals, wacc, mask)
 
     def _state_handle(self) -> np.ndarray:

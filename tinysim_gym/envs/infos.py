@@ -1,10 +1,10 @@
-"""The batched env's ``info``: the single env's keys for every row, written by the batch step kernel itself.
+"""The batched env's ``info``: the single env's keys for every row, written by one compiled pass.
 
 :class:`~tinysim_gym.envs.env.TinySimEnv` builds its ``info`` from the kernel's result arrays; the batched
-:class:`~tinysim_gym.envs.vector_env.TinySimVectorEnv` has :func:`batch_step_into` write the same figures for
-every row into a few blocks (:class:`Figures`) while it steps the row (not a second pass reading every row
-again, nor a Python loop per row); only the rows refilled or reset afterwards are written again
-(:func:`rows_into`). The blocks are packed as Gymnasium's vector envs pack infos (one array per key, a
+:class:`~tinysim_gym.envs.vector_env.TinySimVectorEnv` writes the same figures for every row into a few blocks
+(:class:`Figures`) with one compiled pass after the step and its autoreset (:func:`rows_into`; not a Python
+loop per row). Writing them inside the step kernel instead, row by row while the row is stepped, measured
+no faster. The blocks are packed as Gymnasium's vector envs pack infos (one array per key, a
 ``_key`` mask beside it, nested dicts recursively), so that ``gym.make_vec`` gives the same infos in its
 ``vector_entry_point``, ``sync`` and ``async`` modes.
 """
