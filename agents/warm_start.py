@@ -4,6 +4,10 @@ The ``warm_start`` hyperparameter (a task's ``train:`` block or a zoo file) turn
 
     warm_start: {teacher: oracle, episodes: 16, epochs: 20}
 
+(also ``batch_size``, ``learning_rate``, ``value``: fit the value head too, and ``anneal``: let the
+cloning learning rate fall linearly to zero over the epochs, for a teacher whose choices switch on fine
+differences of the observation, where a constant rate keeps the decision boundary jittering).
+
 Before the first RL update, :func:`warm_start` runs the teacher (any policy :func:`baselines.make` builds:
 ``oracle``, ``oracle-observed``, a heuristic) inside the model's own training env, so the observations are
 exactly those the policy reads (the same wrappers and feature selection), and records (observation, teacher
@@ -39,7 +43,7 @@ from tinysim_gym.errors import ConfigError
 SEED_OFFSET = 500
 #: the settings a ``warm_start`` mapping may hold, with their defaults
 DEFAULTS: dict[str, Any] = {"teacher": "oracle", "episodes": 16, "epochs": 20, "batch_size": 256,
-                            "learning_rate": 1e-3, "value": True}
+                            "learning_rate": 1e-3, "value": True, "anneal": False}
 
 
 def warm_start_settings(value: Any, where: str = "hyperparams.warm_start") -> dict[str, Any] | None:
@@ -68,8 +72,9 @@ def warm_start_settings(value: Any, where: str = "hyperparams.warm_start") -> di
     if isinstance(lr, bool) or not isinstance(lr, int | float) or not 0.0 < float(lr) < 1.0:
         raise ConfigError(f"{where}.learning_rate: expected a number in (0, 1), got {lr!r}")
     out["learning_rate"] = float(lr)
-    if not isinstance(out["value"], bool):
-        raise ConfigError(f"{where}.value: expected true or false, got {out['value']!r}")
+    for key in ("value", "anneal"):
+        if not isinstance(out[key], bool):
+            raise ConfigError(f"{where}.{key}: expected true or false, got {out[key]!r}")
     return out
 
 
@@ -182,10 +187,15 @@ def clone(model: Any, demos: Demonstrations, settings: Mapping[str, Any], seed: 
     obs = torch.as_tensor(demos.observations)
     act = torch.as_tensor(demos.actions)
     ret = torch.as_tensor(demos.returns)
-    opt = torch.optim.Adam(policy.parameters(), lr=float(settings["learning_rate"]))
+    lr0 = float(settings["learning_rate"])
+    opt = torch.optim.Adam(policy.parameters(), lr=lr0)
     gen = torch.Generator().manual_seed(int(seed))
     policy.set_training_mode(True)
-    for _ in range(int(settings["epochs"])):
+    epochs = int(settings["epochs"])
+    for epoch in range(epochs):
+        if settings.get("anneal"):  # linear decay to zero: the last epochs settle the fit instead of jittering it
+            for group in opt.param_groups:
+                group["lr"] = lr0 * (1.0 - epoch / epochs)
         for idx in torch.randperm(len(act), generator=gen).split(int(settings["batch_size"])):
             loss = -policy.get_distribution(obs[idx]).log_prob(act[idx]).mean()
             if settings["value"]:

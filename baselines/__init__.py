@@ -58,6 +58,8 @@ _ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "static": ("reference", {}),
     "fuzzy-tova": ("fuzzy", {"variant": "tova"}),
     "fuzzy-stream": ("fuzzy", {"variant": "stream"}),
+    # the budget's pacing without its hidden accumulator: a teacher a policy network can copy (warm starts)
+    "budget-feedback": ("budget", {"mix": False}),
 }
 
 

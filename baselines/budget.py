@@ -11,8 +11,13 @@ With each model's cost relative to the budget, ``c_k = max(e'_k / b_E, L_k / b_T
 ``max sum f_k acc_k  s.t.  sum f_k c_k <= 1, sum f_k <= 1`` is solved in closed form: its optimum mixes at
 most two models (or one model and dropping). The mixture is realised by error diffusion (a sigma-delta
 accumulator), so the realised usage follows the LP's fractions and any drift in charge or backlog feeds
-back into the next budget. When every model draws the same current (all built-in boards) ``e'_k`` is
-proportional to ``L_k`` and the per-sample LP is exactly the bound's LP restricted to the remaining episode.
+back into the next budget. With ``mix=False`` the accumulator is off: the policy serves the cheaper model of
+the pair (the most accurate one within budget) and lets the feedback do the mixing, since a dearer model
+comes within budget as soon as the cheaper one has saved enough charge. Its choice is then a function of
+the time, the charge and the queue alone (no hidden accumulator), which a policy network can copy exactly;
+with a stationary workload only the models' shares matter, so it reaches the same mixture. When every model
+draws the same current (all built-in boards) ``e'_k`` is proportional to ``L_k`` and the per-sample LP is
+exactly the bound's LP restricted to the remaining episode.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from baselines.base import Facts, check_number
 from baselines.fast import CompiledForm, compiled_loop
 from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core.view import DecisionView
+from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.lp import BoundResult, bound
 
-_HEAD = 5  # params: horizon, gap, idle charge, window, m; then per model: net charge, ticks, accuracy, index
+_HEAD = 6  # params: horizon, gap, idle charge, window, m, mix (0/1); then per model: net charge, ticks, accuracy, index
 
 
 @njit(cache=True)
@@ -78,7 +84,7 @@ def _pick(t, r, q, params, mem):
         return int(params[_HEAD + 3])
     if lo < 0:  # the rest is dropped: serve with the model, the budget will shorten the episode
         return int(params[_HEAD + 4 * hi + 3])
-    if hi != lo:
+    if hi != lo and params[5] > 0.0:
         mem[0] += frac
         if mem[0] >= 1.0:
             mem[0] -= 1.0
@@ -92,12 +98,17 @@ class BudgetTracker:
     Args:
         window: arrivals over which a backlog should drain (1..1e6, default 4); smaller is more careful
             with the buffer, larger follows the mixture more tightly.
+        mix: realise the two-model mixture by error diffusion (default); False: serve the most accurate
+            model within budget and let the budget's feedback mix (a function of time, charge and queue).
     """
 
     name = "budget"
 
-    def __init__(self, window: float = 4.0) -> None:
+    def __init__(self, window: float = 4.0, mix: bool = True) -> None:
         self.window = check_number("window", window, 1.0, 1e6)
+        if not isinstance(mix, bool):
+            raise TinySimError(f"mix: expected true or false, got {mix!r}")
+        self.mix = mix
         self._params = np.zeros(0)
         self._mem = np.zeros(1)
         self._scenario: ScenarioConfig | None = None
@@ -108,7 +119,7 @@ class BudgetTracker:
         gap = f.gap if math.isfinite(f.gap) else f.min_gap
         ok = f.allowed()
         rows = np.column_stack([f.net_charge[ok], f.ticks[ok], f.accuracy[ok], ok]).ravel()
-        head = [float(f.horizon), gap, f.idle_charge, self.window, float(len(ok))]
+        head = [float(f.horizon), gap, f.idle_charge, self.window, float(len(ok)), float(self.mix)]
         self._params = np.concatenate([head, rows]).astype(np.float64)
         self._mem = np.zeros(1)
         self._scenario = view.scenario

@@ -37,7 +37,8 @@ def test_original_selectors_give_the_published_figures(case):
     assert_published(case, Engine(sc, chunk=1 << 16).run(make(sc.selector, sc)))  # the engine's own run
 
 
-@pytest.mark.parametrize("name", ["ladder", "queue-greedy", "budget", "random", "ratio", "energy", "deadline"])
+@pytest.mark.parametrize("name", ["ladder", "queue-greedy", "budget", "budget-feedback", "random", "ratio", "energy",
+                                  "deadline"])
 @pytest.mark.parametrize("scenario", ["usps-l476-async-horizon", "usps-l476-async1"])
 def test_compiled_loop_equals_decision_by_decision(name, scenario):
     sc = load_scenario(scenario, **SHORT) if scenario.endswith("horizon") else load_scenario(
@@ -85,6 +86,34 @@ def test_budget_within_one_point_of_the_bound_on_the_horizon_scenario():
     assert all(r["end_reason"] == "horizon" and r["dropped"] == 0 for r in runs)
 
 
+def test_budget_feedback_reaches_the_mixture_without_memory():
+    """Without its accumulator the budget serves the cheaper model of the LP's pair until the dearer one fits
+    the budget alone: the feedback alone realises the LP's shares, and each choice is a function of
+    (tick, charge, queue), so the same view always gets the same model."""
+    sc = load_scenario("usps-l476-async-horizon")
+    lp = bound(sc)
+    runs = [run_episode(sc, make("budget-feedback"), seed=s) for s in (0, 1, 2)]
+    for r in runs:
+        assert r["end_reason"] == "horizon" and r["dropped"] == 0
+        assert lp.weighted_accuracy - r["weighted_accuracy"] < 0.01
+        total = sum(r["model_counts"].values())
+        for k in ("4", "5"):
+            assert r["model_counts"][k] / total == pytest.approx(lp.mixture[k], abs=0.02)
+    eng = Engine(sc)
+    eng.reset(seed=0)
+    sel = BudgetTracker(mix=False)
+    sel.reset(eng)
+    while eng.decision_pending and eng.remaining_mah > 0.5 * sc.battery.capacity_mah:
+        k = sel.select(eng)
+        assert sel.select(eng) == k and sel._mem[0] == 0.0
+        eng.step(k)
+    # early on (charge full, most of the horizon left) the dearer model 5 does not fit: the cheaper one serves
+    first = BudgetTracker(mix=False)
+    eng.reset(seed=0)
+    first.reset(eng)
+    assert first.select(eng) == 4
+
+
 def test_budget_tracks_the_busy_budget_until_depletion():
     sc = load_scenario("usps-l476-async1")
     m = run_episode(sc, make("budget"), seed=0)
@@ -129,7 +158,8 @@ def test_ladder_steps_down_with_the_battery():
         (lambda: make("static", "sync_1", index=12), r"static model index 12 out of range 0\.\.9"),
         (lambda: make("reference", "sync_1", index=-1), r"out of range 0\.\.9"),
         (lambda: make("reference", index="a"), r"expected an integer model index"),
-        (lambda: make("budget", windw=3), r"unknown parameter 'windw' \(allowed: window\)"),
+        (lambda: make("budget", windw=3), r"unknown parameter 'windw' \(allowed: window, mix\)"),
+        (lambda: make("budget", mix=1), r"mix: expected true or false, got 1"),
         (lambda: make("accuracy-first", index=2), r"unknown parameter 'index' \(allowed: none\)"),
         (lambda: make("energy", "sync_1", min_accuracy=99), r"no model reaches 99 % \(allowed: 0\.\.94\.08\)"),
         (lambda: make("ratio", alpha=float("nan")), r"alpha: nan is outside the allowed range 0\.\.10"),
