@@ -56,6 +56,7 @@ _ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "static": ("reference", {}),
     "fuzzy-tova": ("fuzzy", {"variant": "tova"}),
     "fuzzy-stream": ("fuzzy", {"variant": "stream"}),
+    "budget-round": ("budget", {"dither": False}),
 }
 
 

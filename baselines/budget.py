@@ -26,14 +26,15 @@ from baselines.base import Facts, check_number
 from baselines.fast import CompiledForm, compiled_loop
 from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core.view import DecisionView
+from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.lp import BoundResult, bound
 
-_HEAD = 5  # params: horizon, gap, idle charge, window, m; then per model: net charge, ticks, accuracy, index
+_HEAD = 6  # params: horizon, gap, idle charge, window, m, dither; then per model: net charge, ticks, accuracy, index
 
 
 @njit(cache=True)
 def _pick(t, r, q, params, mem):
-    """Closed-form per-sample LP and one sigma-delta step; mem[0] is the accumulator."""
+    """Closed-form per-sample LP and one sigma-delta step (or rounding, params[5] == 0); mem[0] is the accumulator."""
     H = params[0]
     gap = params[1]
     d_idle = params[2]
@@ -78,6 +79,8 @@ def _pick(t, r, q, params, mem):
         return int(params[_HEAD + 3])
     if lo < 0:  # the rest is dropped: serve with the model, the budget will shorten the episode
         return int(params[_HEAD + 4 * hi + 3])
+    if hi != lo and params[5] == 0.0:  # no accumulator: the dearer model from half its share on
+        return int(params[_HEAD + 4 * (hi if frac >= 0.5 else lo) + 3])
     if hi != lo:
         mem[0] += frac
         if mem[0] >= 1.0:
@@ -92,12 +95,20 @@ class BudgetTracker:
     Args:
         window: arrivals over which a backlog should drain (1..1e6, default 4); smaller is more careful
             with the buffer, larger follows the mixture more tightly.
+        dither: realise a two-model mixture by error diffusion (default). ``False`` rounds it instead (the
+            dearer model once its share reaches one half): the pacing's own feedback then realises the mixture
+            (an unspent charge raises the next budget), and each choice is a function of the decision state
+            alone (time, charge left, backlog), with no hidden accumulator, so a policy reading that state can
+            reproduce it exactly (the ``budget-round`` alias, a cloning teacher).
     """
 
     name = "budget"
 
-    def __init__(self, window: float = 4.0) -> None:
+    def __init__(self, window: float = 4.0, dither: bool = True) -> None:
         self.window = check_number("window", window, 1.0, 1e6)
+        if not isinstance(dither, bool):
+            raise TinySimError(f"dither: expected true or false, got {dither!r}")
+        self.dither = dither
         self._params = np.zeros(0)
         self._mem = np.zeros(1)
         self._scenario: ScenarioConfig | None = None
@@ -108,7 +119,7 @@ class BudgetTracker:
         gap = f.gap if math.isfinite(f.gap) else f.min_gap
         ok = f.allowed()
         rows = np.column_stack([f.net_charge[ok], f.ticks[ok], f.accuracy[ok], ok]).ravel()
-        head = [float(f.horizon), gap, f.idle_charge, self.window, float(len(ok))]
+        head = [float(f.horizon), gap, f.idle_charge, self.window, float(len(ok)), float(self.dither)]
         self._params = np.concatenate([head, rows]).astype(np.float64)
         self._mem = np.zeros(1)
         self._scenario = view.scenario

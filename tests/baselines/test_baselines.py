@@ -26,7 +26,7 @@ def test_names_and_descriptions():
         "reference", "accuracy-first", "latency-first", "random", "fuzzy",
         "ladder", "ratio", "energy", "queue-greedy", "budget", "deadline",
     ]
-    assert set(names(aliases=True)) >= {"static", "fuzzy-tova", "fuzzy-stream"}
+    assert set(names(aliases=True)) >= {"static", "fuzzy-tova", "fuzzy-stream", "budget-round"}
     assert set(baselines.describe()) == set(names())
 
 
@@ -92,6 +92,37 @@ def test_budget_tracks_the_busy_budget_until_depletion():
     assert m["dropped"] < 10
 
 
+def _two_model_params(dither: bool) -> np.ndarray:
+    """Horizon 1000 ticks, gap 10, no idle drain; models (charge 1, 50 %) and (charge 3, 90 %), 1 tick each."""
+    return np.array([1000.0, 10.0, 0.0, 4.0, 2.0, float(dither), 1.0, 1.0, 50.0, 0.0, 3.0, 1.0, 90.0, 1.0])
+
+
+@pytest.mark.parametrize(("budget", "share", "model"), [(1.8, 0.4, 0), (2.0, 0.5, 1), (2.2, 0.6, 1)])
+def test_budget_round_takes_the_dearer_model_from_half_its_share(budget, share, model):
+    from baselines.budget import _pick
+
+    # 101 samples to come (the waiting one and 1000 / 10 arrivals): charge left = budget x 101; the LP mixes the
+    # two models with the dearer one's share (1 - 1 / b) / (3 / b - 1 / b)
+    assert (1 - 1 / budget) / (3 / budget - 1 / budget) == pytest.approx(share)
+    mem = np.zeros(1)
+    picks = [_pick(0.0, budget * 101, 0, _two_model_params(False), mem) for _ in range(10)]
+    assert picks == [model] * 10  # no hidden state: the same decision state, the same model
+    mem = np.zeros(1)
+    dithered = [_pick(0.0, budget * 101, 0, _two_model_params(True), mem) for _ in range(10)]
+    assert sum(dithered) == round(10 * share)  # the default realises the share by error diffusion
+
+
+def test_budget_round_paces_charge_as_closely_as_budget():
+    sc = load_scenario("usps-l476-async-horizon")
+    b = bound(sc).weighted_accuracy
+    runs = [run_episode(sc, make("budget-round"), seed=s) for s in (0, 1, 2)]
+    assert b - float(np.mean([r["weighted_accuracy"] for r in runs])) < 0.01
+    mix = bound(sc).mixture  # the charge left feeds back into the next budget: the mixture is realised anyway
+    counts = runs[0]["model_counts"]
+    for k in ("4", "5"):
+        assert counts[k] / sum(counts.values()) == pytest.approx(mix[k], abs=0.02)
+
+
 def test_heuristics_choose_what_they_say():
     sc = load_scenario("usps-l476-async-horizon")
     eng = Engine(sc)
@@ -129,7 +160,7 @@ def test_ladder_steps_down_with_the_battery():
         (lambda: make("static", "sync_1", index=12), r"static model index 12 out of range 0\.\.9"),
         (lambda: make("reference", "sync_1", index=-1), r"out of range 0\.\.9"),
         (lambda: make("reference", index="a"), r"expected an integer model index"),
-        (lambda: make("budget", windw=3), r"unknown parameter 'windw' \(allowed: window\)"),
+        (lambda: make("budget", windw=3), r"unknown parameter 'windw' \(allowed: window, dither\)"),
         (lambda: make("accuracy-first", index=2), r"unknown parameter 'index' \(allowed: none\)"),
         (lambda: make("energy", "sync_1", min_accuracy=99), r"no model reaches 99 % \(allowed: 0\.\.94\.08\)"),
         (lambda: make("ratio", alpha=float("nan")), r"alpha: nan is outside the allowed range 0\.\.10"),
