@@ -89,7 +89,7 @@ def make(name: str, target: Any = None, **params: Any) -> BaselinePolicy:
     """Build a baseline by name.
 
     Args:
-        name: one of :func:`names` (or an alias: static, fuzzy-tova, fuzzy-stream).
+        name: one of :func:`names` (or an alias: static, fuzzy-tova, fuzzy-stream, budget-round).
         target: the env (``TinySimEnv``, a DummyVecEnv of them), engine or scenario it will serve; the
             parameters are checked against its model set, and ``predict`` answers that env's decisions.
         **params: the heuristic's parameters (see :func:`describe`).
