@@ -51,8 +51,8 @@ _BODIES: dict[str, str] = {
     b_e = tinysim_max_(b_e, 1e-300);
     for (i = -1; i < m; ++i) {
         if (i >= 0) {
-            ci = tinysim_max_(p[5 + 4 * i] / b_e, p[5 + 4 * i + 1] / b_t);
-            ai = p[5 + 4 * i + 2];
+            ci = tinysim_max_(p[6 + 4 * i] / b_e, p[6 + 4 * i + 1] / b_t);
+            ai = p[6 + 4 * i + 2];
             if (ci > 1.0) continue;
             if (ai > best_v) { best_v = ai; lo = i; hi = i; frac = 0.0; }
         } else {
@@ -60,24 +60,25 @@ _BODIES: dict[str, str] = {
             ai = 0.0;
         }
         for (j = 0; j < m; ++j) {
-            cj = tinysim_max_(p[5 + 4 * j] / b_e, p[5 + 4 * j + 1] / b_t);
-            aj = p[5 + 4 * j + 2];
+            cj = tinysim_max_(p[6 + 4 * j] / b_e, p[6 + 4 * j + 1] / b_t);
+            aj = p[6 + 4 * j + 2];
             if (cj <= 1.0 || aj <= ai) continue;
             f = (1.0 - ci) / (cj - ci);
             v = ai + (aj - ai) * f;
             if (v > best_v) { best_v = v; lo = i; hi = j; frac = f; }
         }
     }
-    if (hi < 0) return (int)p[5 + 3];
-    if (lo < 0) return (int)p[5 + 4 * hi + 3];
+    if (hi < 0) return (int)p[6 + 3];
+    if (lo < 0) return (int)p[6 + 4 * hi + 3];
+    if (hi != lo && p[5] == 0.0) return (int)p[6 + 4 * (frac >= 0.5 ? hi : lo) + 3];
     if (hi != lo) {
         tinysim_mem_ += frac;
         if (tinysim_mem_ >= 1.0) {
             tinysim_mem_ -= 1.0;
-            return (int)p[5 + 4 * hi + 3];
+            return (int)p[6 + 4 * hi + 3];
         }
     }
-    return (int)p[5 + 4 * lo + 3];""",
+    return (int)p[6 + 4 * lo + 3];""",
     "fuzzy": """    const double *p = TINYSIM_P + 2;
     int nb = (int)p[0], nq = (int)p[1], no = (int)p[2], nr = (int)p[3], k, i;
     int ob = 4, oq = ob + 4 * nb, oo = oq + 4 * nq, orr = oo + no;
