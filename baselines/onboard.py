@@ -38,13 +38,14 @@ def heuristic_form(name: str, scenario: ScenarioConfig | str, **params: Any) -> 
     return HeuristicPolicy(name, np.asarray(p, dtype=np.float64).copy())
 
 
-def decisions(name: str, scenario: ScenarioConfig, seeds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """``(tick, remaining_mah, queue)`` at every decision of the Python heuristic, and its choices.
+def decisions(name: str, scenario: ScenarioConfig, seeds: Sequence[int],
+              **params: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(tick, remaining_mah, queue)`` at every decision of the Python heuristic (with ``params``), and its choices.
 
     Each episode starts with a reset marker (tick -1, action -1): the records
     :meth:`tinysim_gym.export.verify.HostBuild.decide` reads.
     """
-    sel = make(name)
+    sel = make(name, **params)
     rows: list[tuple[int, float, int]] = []
     actions: list[int] = []
     for seed in seeds:

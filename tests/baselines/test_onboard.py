@@ -21,12 +21,13 @@ SCENARIO = load_scenario(SHORT_ENV["scenario"], horizon_ms=SHORT_ENV["horizon_ms
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs the host gcc")
-@pytest.mark.parametrize("name", ["fuzzy", "ladder", "budget", "queue-greedy"])
-def test_c_heuristic_decides_as_python(name: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "params"), [("fuzzy", {}), ("ladder", {}), ("budget", {}), ("queue-greedy", {}),
+                                              ("budget", {"mix": False})])
+def test_c_heuristic_decides_as_python(name: str, params: dict[str, bool], tmp_path: Path) -> None:
     spec = ObsSpec.of(EnvSettings(split_kwargs(SHORT_ENV, {})))
-    policy = heuristic_form(name, SCENARIO)
+    policy = heuristic_form(name, SCENARIO, **params)
     bundle.write(bundle.build(policy, spec, 10, {"policy": name}), tmp_path)
-    records, actions = decisions(name, SCENARIO, range(2))
+    records, actions = decisions(name, SCENARIO, range(2), **params)
     hb = HostBuild(tmp_path, heuristic=True)
     try:
         c = hb.decide(records)
