@@ -7,6 +7,7 @@ time, to keep ``make test`` short; the reliability page reports a run with 200).
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -44,9 +45,14 @@ def child(cache_dir: Path | str, trace: bool = False) -> subprocess.CompletedPro
 
 
 def cache_events(proc: subprocess.CompletedProcess, event: str) -> set[Path]:
-    """The index files a traced child reports as ``event`` (``loaded`` or ``saved``)."""
-    prefix = f"[cache] index {event} from '" if event == "loaded" else f"[cache] index {event} to '"
-    return {Path(line[len(prefix):-1]) for line in proc.stdout.splitlines() if line.startswith(prefix)}
+    """The compiled-code files a traced child reports as ``event``: ``loaded`` or ``saved``.
+
+    The data files, not the indexes: numba re-reads an index while saving, so "index loaded" also shows in
+    a process that misses and compiles. Numba prints each path with ``%r`` (quotes and escapes as Python
+    writes them), hence the literal_eval.
+    """
+    prefix = f"[cache] data {event} {'from' if event == 'loaded' else 'to'} "
+    return {Path(ast.literal_eval(line[len(prefix):])) for line in proc.stdout.splitlines() if line.startswith(prefix)}
 
 
 def result(proc: subprocess.CompletedProcess) -> dict:
@@ -65,7 +71,7 @@ def filled(tmp_path_factory) -> tuple[str, Path]:
     The directory starts as a copy of this test session's own numba cache, so the child compiles only what
     the earlier tests have not (compiling all of it takes a minute, copying a few MB does not). Each test
     copies it again, and only the tests whose point is a miss compile: the corrupt-cache test compiles and
-    saves three functions into it, the unwritable ones compile in memory.
+    saves four functions into it, the unwritable ones compile in memory.
     """
     from numba.core import config
 
@@ -73,7 +79,8 @@ def filled(tmp_path_factory) -> tuple[str, Path]:
 
     filled = tmp_path_factory.mktemp("filled") / "cache"
     session = Path(config.CACHE_DIR)
-    if session.is_dir():
+    # a directory the user chose may hold other projects' caches: then start empty and compile
+    if session.is_dir() and "NUMBA_CACHE_DIR" not in os.environ:
         shutil.copytree(session, filled)
     proc = child(filled)
     assert proc.returncode == 0, proc.stderr
@@ -105,31 +112,34 @@ def test_many_fresh_processes_share_one_cache_that_stays_the_same_size(tmp_path,
     assert cache_files(cache) == warm  # flat: the same files, the same sizes
 
 
-def _data_files(index: Path) -> list[Path]:
-    """The compiled-code files (``<stem>.<n>.nbc``) that the index ``<stem>.nbi`` points at."""
-    return sorted(index.parent.glob(index.stem + ".*.nbc"))
+def _index_of(data: Path) -> Path:
+    """The index ``<stem>.nbi`` of the compiled-code file ``<stem>.<n>.nbc``."""
+    return data.with_name(data.name.rsplit(".", 2)[0] + ".nbi")
 
 
 def test_a_corrupt_cache_is_a_miss_and_is_repaired(tmp_path, filled, reference):
     cache = warm_copy(filled, tmp_path / "cache")
-    # Damage the three cheapest functions the child loads from the cache itself (a function only called from
-    # compiled code is never read: damaging it would test nothing), one kind of damage each; every damaged
-    # function costs a compilation, all of them would cost a minute.
-    loaded = cache_events(child(cache, trace=True), "loaded")
-    indexes = sorted(loaded, key=lambda i: sum(d.stat().st_size for d in _data_files(i)))[:3]
-    assert len(indexes) == 3 and all(_data_files(i) for i in indexes)
-    damaged = [f for i in indexes for f in (i, *_data_files(i))]
-    for i, p in enumerate(damaged):  # garbage, truncated and empty files
-        data = p.read_bytes()
-        p.write_bytes((os.urandom(64), data[: len(data) // 2], b"")[i % 3])
+    # Damage the four cheapest functions the child loads from the cache itself (a function only called from
+    # compiled code is never read: damaging it would test nothing); every damaged function costs a
+    # compilation, all of them would cost a minute. Two behind a damaged index, two behind a good index with
+    # damaged data (numba reads the data only once the index is good).
+    first = child(cache, trace=True)
+    assert first.returncode == 0 and not cache_events(first, "saved"), first.stderr
+    data = sorted(cache_events(first, "loaded"), key=lambda d: d.stat().st_size)[:4]
+    assert len(data) == 4
+    kinds = ((".nbi", "garbage"), (".nbi", "empty"), (".nbc", "garbage"), (".nbc", "truncated"))
+    for d, (suffix, kind) in zip(data, kinds, strict=True):
+        p = d if suffix == ".nbc" else _index_of(d)
+        raw = p.read_bytes()
+        p.write_bytes({"garbage": os.urandom(64), "empty": b"", "truncated": raw[: len(raw) // 2]}[kind])
     proc = child(cache, trace=True)
     assert proc.returncode == 0, proc.stderr
     assert result(proc) == json.loads(reference)
     assert "Traceback" not in proc.stderr
-    assert cache_events(proc, "saved") >= set(indexes)  # a miss that compiled and wrote them anew
-    again = child(cache, trace=True)  # a normal run: the repaired entries load
+    assert cache_events(proc, "saved") >= set(data)  # a miss that compiled and wrote them anew
+    again = child(cache, trace=True)  # a normal run: the repaired entries load and nothing compiles
     assert again.returncode == 0 and result(again) == json.loads(reference)
-    assert cache_events(again, "loaded") >= set(indexes) and not cache_events(again, "saved")
+    assert cache_events(again, "loaded") >= set(data) and not cache_events(again, "saved")
 
 
 @pytest.mark.parametrize("kind", ["under-a-file", "read-only-files"])
