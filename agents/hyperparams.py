@@ -24,6 +24,8 @@ policy_kwargs      the zoo's ``"dict(net_arch=[64, 64], activation_fn=nn.Tanh)"`
                    mapping (``activation_fn`` by name: ``tanh``, ``relu`` ..)
 eval_freq          held-out evaluation every this many steps (0: never), on ``eval_seeds``
 eval_seeds         list of seeds (default ``[100, 101, 102]``; the ``tinysim evaluate`` test seeds are 0..N-1)
+eval_per_device    ``true``: every eval seed runs on every device of the scenario's ``randomize.device`` list
+                   (the best checkpoint is chosen on all of them); default ``false``: each seed draws a device
 checkpoint_freq    a checkpoint every this many steps (0: only the final model)
 warm_start         behaviour cloning from a teacher before training (:mod:`agents.warm_start`):
                    ``{teacher: oracle, episodes: 16, epochs: 20}``; on-policy algorithms only
@@ -61,7 +63,7 @@ ALGO_ALIASES = {"maskable-ppo": "maskable_ppo", "maskableppo": "maskable_ppo"}
 #: keys handled here rather than passed to the algorithm
 SPECIAL_KEYS = (
     "policy", "n_envs", "n_timesteps", "env_kwargs", "env_wrapper", "vec_env_wrapper", "normalize",
-    "policy_kwargs", "eval_freq", "eval_seeds", "checkpoint_freq", "warm_start",
+    "policy_kwargs", "eval_freq", "eval_seeds", "eval_per_device", "checkpoint_freq", "warm_start",
 )  # fmt: skip
 SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
 #: algorithm arguments set by the training code itself
@@ -77,6 +79,7 @@ DEFAULTS: dict[str, Any] = {
     "policy_kwargs": {},
     "eval_freq": 50_000,
     "eval_seeds": [100, 101, 102],
+    "eval_per_device": False,
     "checkpoint_freq": 50_000,
 }
 #: the wrapper classes a hyperparameter file may name: a file is data, so it may not name any importable
@@ -306,6 +309,8 @@ def validate(algo: str, hp: Mapping[str, Any], where: str = "hyperparams") -> di
     if not isinstance(seeds, list) or not seeds:
         raise ConfigError(f"{where}.eval_seeds: expected a non-empty list of seeds, got {seeds!r}")
     out["eval_seeds"] = [_int(s, f"{where}.eval_seeds[{i}]", 0, 2**31 - 1) for i, s in enumerate(seeds)]
+    if not isinstance(out["eval_per_device"], bool):
+        raise ConfigError(f"{where}.eval_per_device: expected true or false, got {out['eval_per_device']!r:.60}")
     if not isinstance(out["env_kwargs"], Mapping):
         raise ConfigError(f"{where}.env_kwargs: expected a mapping, got {out['env_kwargs']!r:.60}")
     out["env_kwargs"] = dict(out["env_kwargs"])

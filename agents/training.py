@@ -129,14 +129,14 @@ def train(
     cfg = env_config(sc_dump, hp)
     extra = safe_extra(run, cfg, hp)
     describe(model, normalizer, extra)  # a model the safe format cannot hold is refused before any file
+    eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
+                                  hp.get("vec_env_wrapper"), extra, hp.get("eval_per_device", False))
     if resume is None:
         run_dir.mkdir(parents=True, exist_ok=False)
         (run_dir / "checkpoints").mkdir()
         write_run(run_dir, run)
     model.set_logger(tensorboard_logger(run_dir, None if resume is None else start))
     write_layout(model.logger)
-    eval_cb = HeldOutEvalCallback(cfg, hp["eval_seeds"], hp["eval_freq"], run_dir, normalizer, say,
-                                  hp.get("vec_env_wrapper"), extra)
     ckpt_cb = CheckpointCallback(hp["checkpoint_freq"], run_dir / "checkpoints", normalizer, extra)
     episodes_cb = EpisodeMetricsCallback()
     callbacks = [episodes_cb, eval_cb, ckpt_cb]

@@ -337,6 +337,27 @@ def sample_scenario(scenario: ScenarioConfig, rng: np.random.Generator) -> Scena
     return scenario_from_mapping(base, draw_overrides(scenario.randomize, rng, base))
 
 
+def device_scenarios(scenario: ScenarioConfig, name: str | None = None) -> list[tuple[str, ScenarioConfig]]:
+    """One scenario per ``randomize.device`` choice (its other ranges still drawn per seed), labelled.
+
+    Args:
+        scenario: a scenario whose ``randomize`` lists devices (none: an empty list).
+        name: the prefix of the scenarios' names, ``<name>-<k>`` from 1 (default: the scenario's name).
+
+    Returns:
+        ``(label, scenario)`` per device in listed order, the label ``<board> x <profile>[ + <harvester kind>]``.
+    """
+    out = []
+    for k, device in enumerate(scenario.randomize.get("device") or [], start=1):
+        label = f"{device.get('board', scenario.board.name)} x {device.get('profile', scenario.profile.name)}"
+        if device.get("harvester"):
+            label += f" + {device['harvester'].get('kind')}"
+        sc = scenario.model_copy(update={"name": f"{name or scenario.name}-{k}", "description": label,
+                                         "randomize": {**scenario.randomize, "device": [device]}})
+        out.append((label, sc))
+    return out
+
+
 def with_device(base: Mapping[str, Any], device: Mapping[str, Any] | None) -> dict[str, Any]:
     """``base`` with one ``randomize.device`` choice merged over it (its harvester replaces the base's)."""
     if device is None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from tinysim_gym.atomic import write_files
 from tinysim_gym.builtin import builtin_root, builtin_stems
-from tinysim_gym.config import ScenarioConfig, load_scenario
+from tinysim_gym.config import ScenarioConfig, device_scenarios, load_scenario
 from tinysim_gym.config.suite import SuiteTaskConfig
 from tinysim_gym.errors import ConfigError
 from tinysim_gym.experiments.policies import AgentRunnerRef, RegistryRef
@@ -83,15 +83,7 @@ def load_group(ref: str) -> tuple[str, ScenarioConfig]:
 
 def combinations(name: str, group: ScenarioConfig) -> list[tuple[str, ScenarioConfig]]:
     """One scenario per device of ``group`` (its ranges still drawn per seed), named ``<group>-<k>``."""
-    out = []
-    for k, device in enumerate(group.randomize["device"], start=1):
-        label = f"{device.get('board', group.board.name)} x {device.get('profile', group.profile.name)}"
-        if device.get("harvester"):
-            label += f" + {device['harvester'].get('kind')}"
-        sc = group.model_copy(update={"name": f"{name}-{k}", "description": label,
-                                      "randomize": {**group.randomize, "device": [device]}})
-        out.append((label, sc))
-    return out
+    return device_scenarios(group, name)
 
 
 def run_transfer(
