@@ -13,13 +13,11 @@ binds new arrays; a copied or unpickled env must build its own, its arrays live 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-from numba import carray, njit, types
-from numba.extending import intrinsic
+from numba import carray, njit
 
 from tinysim_gym.envs.kernels import env_resume_into, env_step_into
+from tinysim_gym.envs.raw_views import float32_at, float64_at, int64_at
 
 #: the arrays of a handle, in order, with their dtypes: the engine's state and parameters, its arrival
 #: buffer, the env's work row, the step's two result arrays and the observation it writes
@@ -44,38 +42,18 @@ def state_handle(*arrays: np.ndarray) -> np.ndarray:
     return handle
 
 
-def _pointer_intrinsic(dtype: types.Number) -> Callable[..., object]:
-    """An intrinsic turning an int64 address into a pointer to ``dtype``."""
-
-    @intrinsic
-    def at(typingctx, address):
-        sig = types.CPointer(dtype)(types.int64)
-
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
-
-        return sig, codegen
-
-    return at
-
-
-_int64_at = _pointer_intrinsic(types.int64)
-_float64_at = _pointer_intrinsic(types.float64)
-_float32_at = _pointer_intrinsic(types.float32)
-
-
 @njit(cache=True, inline="always")
 def _views(H):
     return (
-        carray(_int64_at(H[0]), H[1]),
-        carray(_float64_at(H[2]), H[3]),
-        carray(_int64_at(H[4]), H[5]),
-        carray(_float64_at(H[6]), H[7]),
-        carray(_int64_at(H[8]), H[9]),
-        carray(_int64_at(H[10]), H[11]),
-        carray(_int64_at(H[12]), H[13]),
-        carray(_float64_at(H[14]), H[15]),
-        carray(_float32_at(H[16]), H[17]),
+        carray(int64_at(H[0]), H[1]),
+        carray(float64_at(H[2]), H[3]),
+        carray(int64_at(H[4]), H[5]),
+        carray(float64_at(H[6]), H[7]),
+        carray(int64_at(H[8]), H[9]),
+        carray(int64_at(H[10]), H[11]),
+        carray(int64_at(H[12]), H[13]),
+        carray(float64_at(H[14]), H[15]),
+        carray(float32_at(H[16]), H[17]),
     )
 
 

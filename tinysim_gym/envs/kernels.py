@@ -14,6 +14,7 @@ from numba import njit
 
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.envs.raw_views import float32_row, float64_row, int64_row, rows_contiguous
 
 # ---- per-env int64 work row: control words, then a ring of (tick, arrivals, dropped) per recent decision
 W_LEFT = 0  # decisions left in the current step
@@ -191,10 +192,10 @@ def env_resume(ST, FS, PI, PF, arr, WK, obs):
     """
     while True:
         if WK[W_PHASE] == 0:
-            K.apply(ST, FS, PI, PF, WK[W_MODEL])
+            K.apply_inlined(ST, FS, PI, PF, WK[W_MODEL])
             WK[W_LEFT] -= 1
             WK[W_PHASE] = 1
-        status = K.advance(ST, FS, PI, PF, arr)
+        status = K.advance_inlined(ST, FS, PI, PF, arr)
         if status == K.NEED_ARRIVALS:
             return _result(status, ST, FS, WK)
         WK[W_PHASE] = 0
@@ -282,19 +283,32 @@ def batch_step(ST2, FS2, PI2, PF2, ARR2, WK2, OBS2, actions, reps, drop_penalty,
     Writes each stepped row's new status (``DECISION``, ``DONE`` or ``NEED_ARRIVALS``: refill and finish it
     with :func:`env_resume`), reward and observation. Returns the number of rows that
     need arrivals.
+
+    The rows are viewed through :mod:`~tinysim_gym.envs.raw_views` (no reference count): slicing seven rows
+    per sub-env (``ST2[i]`` ...) cost more than the decision's simulation.
+
+    Raises:
+        ValueError: a 2-D array whose rows are not contiguous (the vector env allocates them so).
     """
+    ints = rows_contiguous(ST2) and rows_contiguous(PI2) and rows_contiguous(ARR2) and rows_contiguous(WK2)
+    if not (ints and rows_contiguous(FS2) and rows_contiguous(PF2) and rows_contiguous(OBS2)):
+        raise ValueError("batch_step: every 2-D state array needs contiguous rows")
     need = 0
     for i in range(ST2.shape[0]):
         if status[i] != K.DECISION:
             rew[i] = 0.0
             continue
         k = actions[i]
-        r = env_step(ST2[i], FS2[i], PI2[i], PF2[i], ARR2[i], WK2[i], OBS2[i], k, reps)
+        PF = float64_row(PF2, i)
+        r = env_step(
+            int64_row(ST2, i), float64_row(FS2, i), int64_row(PI2, i), PF, int64_row(ARR2, i),
+            int64_row(WK2, i), float32_row(OBS2, i), k, reps,
+        )
         status[i] = r[0]
         if r[0] == K.NEED_ARRIVALS:
             need += 1
         else:
-            rew[i] = step_reward(PF2[i], k, r[1], r[2], drop_penalty)
+            rew[i] = step_reward(PF, k, r[1], r[2], drop_penalty)
     return need
 
 
