@@ -185,15 +185,7 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
 
 @njit(cache=True)
 def advance(ST, FS, PI, PF, arr):
-    """:func:`advance_inlined` as a call of its own: callers outside hot loops compile faster."""
-    return advance_inlined(ST, FS, PI, PF, arr)
-
-
-@njit(cache=True, inline="always")
-def advance_inlined(ST, FS, PI, PF, arr):
     """Run events until the next decision, the end of the episode, or the end of the arrival buffer.
-
-    Inlined into its caller: a call passing five arrays cost more than a typical decision's events.
 
     Returns:
         ``DECISION`` (a sample waits and the chip is free: call :func:`apply`), ``DONE``, or
@@ -313,12 +305,6 @@ def advance_inlined(ST, FS, PI, PF, arr):
 
 @njit(cache=True)
 def apply(ST, FS, PI, PF, k):
-    """:func:`apply_inlined` as a call of its own: callers outside hot loops compile faster."""
-    apply_inlined(ST, FS, PI, PF, k)
-
-
-@njit(cache=True, inline="always")
-def apply_inlined(ST, FS, PI, PF, k):
     """Serve the pending sample with model ``k`` (``0 <= k < n``), or skip it (``k == n``), charging its cost.
 
     In the default mode an inference counts only when the battery powers it to the end (or to the horizon);

@@ -192,10 +192,10 @@ def env_resume(ST, FS, PI, PF, arr, WK, obs):
     """
     while True:
         if WK[W_PHASE] == 0:
-            K.apply_inlined(ST, FS, PI, PF, WK[W_MODEL])
+            K.apply(ST, FS, PI, PF, WK[W_MODEL])
             WK[W_LEFT] -= 1
             WK[W_PHASE] = 1
-        status = K.advance_inlined(ST, FS, PI, PF, arr)
+        status = K.advance(ST, FS, PI, PF, arr)
         if status == K.NEED_ARRIVALS:
             return _result(status, ST, FS, WK)
         WK[W_PHASE] = 0
