@@ -102,9 +102,12 @@ def _task(task: str, heuristic: float, oracle: float, agent: float) -> list[dict
 def test_verdict_names_how_far_a_miss_is() -> None:
     """A shortfall under the table's three decimals (93.061 against 93.061) is spelt out, not left to a "no"."""
     rows = (_task("tied", 93.06143, 93.0616, 93.06133) + _task("short", 87.2, 90.2, 89.3)
-            + _task("closed", 88.0, 91.0, 90.25) + _task("small-gap", 91.0, 92.0, 91.0))
+            + _task("closed", 88.0, 91.0, 90.25) + _task("small-gap", 91.0, 92.0, 91.0)
+            + _task("just-short", 88.0, 91.0, 90.24) + _task("tiny", 90.0, 90.5, 89.99999))
     got = {r["task"]: r["verdict"] for r in summary_rows(rows)}
     assert got == {"tied": "below the bar: 0.0001 points under the heuristic",
                    "short": "below the bar: closes 70 % of the gap (75 % asked)",  # (89.3 - 87.2) / 3.0
+                   "just-short": "below the bar: closes 74 % of the gap (75 % asked)",  # 74.67 %, not 75
+                   "tiny": "below the bar: 0.00001 points under the heuristic",  # not 1e-05
                    "closed": "meets the bar",  # exactly 75 %
                    "small-gap": "meets the bar"}  # a 1-point margin asks only for the heuristic

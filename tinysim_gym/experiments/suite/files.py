@@ -7,9 +7,12 @@ The CSV is the one table writer's (:func:`~tinysim_gym.experiments.table.rows_cs
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from tinysim_gym.atomic import write_files
 from tinysim_gym.experiments.suite.leaderboard import COLUMNS
@@ -69,9 +72,11 @@ def _verdict(ok: bool, beats: bool, shortfall: float, closed: float | None) -> s
     """The bar's verdict, with how far a miss is: a shortfall below the table's three decimals still shows."""
     if ok:
         return "meets the bar"
-    if not beats:
-        return f"below the bar: {shortfall:.2g} points under the heuristic"
-    return f"below the bar: closes {closed:.0f} % of the gap ({100 * GAP_SHARE:.0f} % asked)"
+    if not beats:  # two significant digits, never in scientific notation
+        points = np.format_float_positional(shortfall, 2, fractional=False, trim="-")
+        return f"below the bar: {points} points under the heuristic"
+    # floored (past rounding noise): a share just short of the bar must not round up to it
+    return f"below the bar: closes {math.floor((closed or 0.0) + 1e-9)} % of the gap ({100 * GAP_SHARE:.0f} % asked)"
 
 
 def leaderboard_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
