@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FIND_LINKS := $(if $(wildcard /opt/wheels),--find-links /opt/wheels,)
 
-.PHONY: install test demo lint bench firmware docs dist clean
+.PHONY: install kernels test demo lint bench firmware docs dist clean
 
 $(STAMP): requirements.txt setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,7 +15,13 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation .
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) kernels
+
+# The kernels of one-off commands, compiled ahead of time: `tinysim simulate` then starts without numba
+# (a C compiler is needed; without one, every command still runs, through numba). Not part of `make test`,
+# whose tests build their own.
+kernels: $(STAMP)
+	$(BIN)/tinysim build-kernels > /dev/null || echo "tinysim: ahead-of-time kernels not built; commands use numba"
 
 test: $(STAMP)
 	rm -rf build

@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from baselines.base import Facts, check_number
 from baselines.fast import CompiledForm, compiled_loop
 from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
 from tinysim_gym.optimal.lp import BoundResult, bound

@@ -10,11 +10,11 @@ action such a sample is served by the fastest model, which frees the chip soones
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from baselines.base import Facts
 from baselines.fast import CompiledForm
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import DecisionView
 
 _NO_SAMPLE = 1 << 62  # arrival tick of the "next sample" when the buffer is empty: always in time

@@ -16,9 +16,9 @@ import types
 from collections.abc import Callable
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import CompiledLoop
 
 #: Status a loop returns when its own pre-drawn data (e.g. random draws) ran out: ``Engine.run`` then calls
@@ -42,7 +42,7 @@ def _loop_body(ST, FS, PI, PF, arr, params, mem):  # the kernels' array names
         K.apply(ST, FS, PI, PF, pick(ST[K.S_T], FS[K.G_R], ST[K.S_Q], params, mem))  # noqa: F821
 
 
-_LOOPS: dict[Pick, CompiledLoop] = {}
+_LOOPS: dict[Callable[..., object], CompiledLoop] = {}
 
 
 def pick_loop(pick: Pick) -> CompiledLoop:
@@ -55,14 +55,14 @@ def pick_loop(pick: Pick) -> CompiledLoop:
     own cache entry, found again by every later process. A ``pick`` that is a closure (its behaviour
     depends on captured values the name cannot tell apart) gets a loop compiled in memory only.
     """
-    loop = _LOOPS.get(pick)
+    py_func = getattr(pick, "py_func", pick)  # the key: a kernel and the dispatcher it becomes are one pick
+    loop = _LOOPS.get(py_func)
     if loop is None:
-        py_func = getattr(pick, "py_func", pick)
         name = f"pick_loop__{_name_of(py_func)}"
         fn = types.FunctionType(_loop_body.__code__, {**globals(), "pick": pick}, name)
         fn.__qualname__ = name  # numba names the cache index after it: one index per decision function
         fn.__doc__ = _loop_body.__doc__
-        loop = _LOOPS[pick] = njit(cache=py_func.__closure__ is None)(fn)
+        loop = _LOOPS[py_func] = njit(cache=py_func.__closure__ is None)(fn)
     return loop
 
 

@@ -32,7 +32,8 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
-from numba import njit
+
+from tinysim_gym.core.jit import njit
 
 VARIANT_TOVA = 0
 VARIANT_STREAM = 1

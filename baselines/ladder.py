@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from baselines.base import Facts, check_index, check_number, check_sequence
 from baselines.fast import CompiledForm, compiled_loop
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
 

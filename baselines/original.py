@@ -9,11 +9,12 @@ run compiled with the state in registers; every selector also answers one decisi
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from baselines import fuzzy
 from baselines.fast import CompiledForm
+from tinysim_gym.core.aot import LOOP_SIGNATURE
 from tinysim_gym.core.fast_static import fixed_model_loop, register_loop
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import DecisionView
 from tinysim_gym.errors import TinySimError
 
@@ -25,7 +26,7 @@ def _fuzzy_pick(t, r, q, params, mem):  # one signature for every decision funct
     return fuzzy.fuzzy_index_kernel(fuzzy.fuzzy_output(soc_pct, float(q), params[2:]), int(params[0]))
 
 
-@njit(cache=True)
+@njit(cache=True, aot=LOOP_SIGNATURE)
 def _fuzzy_loop(ST, FS, PI, PF, arr, params, mem):
     """The engine's register loop with the fuzzy decision function (see ``tinysim_gym.core.fast_static``)."""
     return register_loop(ST, FS, PI, PF, arr, _fuzzy_pick, params, mem)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from baselines.fast import NEED_MORE, CompiledForm
 from baselines.original import RandomSelector
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.view import DecisionView
 
 _BLOCK = 1 << 14

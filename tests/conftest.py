@@ -7,6 +7,9 @@ from hypothesis import HealthCheck, settings
 from tests.support import HYPOTHESIS_PROFILE
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # figures render off-screen in every test
+# The suite tests numba's kernels and cache, children included; tests/core/test_aot.py turns the
+# ahead-of-time kernels on where it tests them.
+os.environ["TINYSIM_AOT"] = "0"
 
 
 # ---- hypothesis profiles (the property and hostile-input tests)

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from tinysim_gym.errors import TinySimError
 
 COMMANDS = ("simulate", "bound", "compare", "train", "evaluate", "export", "demo", "sweep", "plot", "dataset",
-            "suite")
+            "suite", "build-kernels")
 
 
 class UsageError(TinySimError):
@@ -45,9 +45,9 @@ def build_parser() -> Parser:
     sub.required = True
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"tinysim_gym.cli.{name}")
+            module = importlib.import_module(f"tinysim_gym.cli.{name.replace('-', '_')}")
         except ModuleNotFoundError as exc:
-            if exc.name == f"tinysim_gym.cli.{name}":
+            if exc.name == f"tinysim_gym.cli.{name.replace('-', '_')}":
                 continue  # subcommand not built (yet)
             raise
         module.add_parser(sub)

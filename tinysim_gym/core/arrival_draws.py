@@ -11,7 +11,8 @@ takes exactly one ``next_double`` per variate, so drawing the doubles in bulk le
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from tinysim_gym.core.jit import njit
 
 GEOMETRIC_SEARCH_MIN_P = 0.333333333333333333333333
 """NumPy draws geometric variates by sequential search from this ``p`` on (by inversion below it)."""
@@ -21,7 +22,7 @@ MT_DOUBLES_PER_TWIST = 312  # one twist makes 624 words, two per double
 _TABLE = 8  # partial sums compared branch-free; a longer search is rare ((1 - p) ** 8 < 4 % of variates)
 
 
-@njit(cache=True)
+@njit(cache=True, aot="u4[] f8[] -> none")
 def mt19937_doubles(key: np.ndarray, out: np.ndarray) -> None:
     """Fill ``out`` with the next Mersenne Twister doubles, as ``random.random()`` draws them.
 
@@ -54,7 +55,7 @@ def mt19937_doubles(key: np.ndarray, out: np.ndarray) -> None:
             out[base + j] = ((a >> 5) * 67108864.0 + (b >> 6)) / 9007199254740992.0
 
 
-@njit(cache=True)
+@njit(cache=True, aot="f8[] i8 f8 i8 i8 i8 i8[] i8 -> i8x4")
 def bernoulli_ticks(u: np.ndarray, pos: int, threshold: float, pending: int, last: int, base_gap: int,
                     out: np.ndarray, filled: int) -> tuple[int, int, int, int]:
     """Arrival ticks from per-tick draws ``u[pos:]``: a tick has an arrival when its draw exceeds ``threshold``.
@@ -85,7 +86,7 @@ def bernoulli_ticks(u: np.ndarray, pos: int, threshold: float, pending: int, las
     return pos, pending, last, filled
 
 
-@njit(cache=True)
+@njit(cache=True, aot="f8[] f8 i8 i8 i8[] -> i8")
 def geometric_ticks(u: np.ndarray, p: float, last: int, base_gap: int, out: np.ndarray) -> int:
     """Arrival ticks ``last + cumsum(base_gap + G)`` with ``G`` found from ``u`` by NumPy's geometric search.
 

@@ -20,10 +20,9 @@ restart charge (mAh), boot ticks, boot charge per tick]``; a linear battery with
 
 from __future__ import annotations
 
-from numba import njit
-
 from tinysim_gym.core.discharge import exact_run
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.kibam import kibam_run
 from tinysim_gym.core.layout import (
     F_CAP,

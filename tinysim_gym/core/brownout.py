@@ -7,9 +7,8 @@ and records its energy flows; :func:`supercap_off_run` charges it while the devi
 
 from __future__ import annotations
 
-from numba import njit
-
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import (
     F_STORE_OFF,
     F_TB,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from tinysim_gym.core.jit import njit
 
 
 @njit(cache=True)

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
-
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.aot import LOOP_SIGNATURE
+from tinysim_gym.core.jit import njit
 
 NO_HORIZON = (1 << 63) - 1  # a horizon no tick reaches: ``min(x, NO_HORIZON) == x`` for every tick
 
@@ -360,7 +360,7 @@ def register_loop(ST, FS, PI, PF, arr, pick, params, mem):
     return queue_loop(ST, FS, PI, PF, arr, pick, params, mem, False)
 
 
-@njit(cache=True)
+@njit(cache=True, aot=LOOP_SIGNATURE)
 def fixed_model_loop(ST, FS, PI, PF, arr, params, mem):
     """Model ``params[0]`` on every decision: until the arrivals run out or the episode ends."""
     return register_loop(ST, FS, PI, PF, arr, fixed_pick, params, mem)

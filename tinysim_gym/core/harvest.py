@@ -7,9 +7,9 @@ run of ticks, never per tick); its layouts are described there.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.config import ScenarioConfig, read_csv_columns
+from tinysim_gym.core.jit import njit
 from tinysim_gym.errors import TinySimError
 
 # harvester kinds: the first entry of a harvest block

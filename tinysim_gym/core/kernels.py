@@ -21,12 +21,12 @@ The public Python face of these kernels is :class:`tinysim_gym.core.engine.Engin
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.core.battery import battery_run
 from tinysim_gym.core.brownout import supercap_run
 from tinysim_gym.core.discharge import seed_run
 from tinysim_gym.core.harvest import harvest_between as harvest_between
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import (
     DECISION,
     DONE,
@@ -183,7 +183,7 @@ def _charge(ST, FS, PI, PF, d, k, t0, busy):
     return ticks
 
 
-@njit(cache=True)
+@njit(cache=True, aot="i8[] f8[] i8[] f8[] i8[] -> i8")
 def advance(ST, FS, PI, PF, arr):
     """Run events until the next decision, the end of the episode, or the end of the arrival buffer.
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from numba import njit
+from tinysim_gym.core.jit import njit
 
 
 @njit(cache=True, inline="always")

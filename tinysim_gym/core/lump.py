@@ -8,8 +8,7 @@ that charge empties the battery (the device then stops at the next tick).
 
 from __future__ import annotations
 
-from numba import njit
-
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import (
     END_DEPLETED,
     F_ACC,

@@ -20,6 +20,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tinysim_gym.core.cache_root import cache_root
+
 PACKAGES = ("tinysim_gym", "baselines", "agents")
 
 
@@ -46,7 +48,7 @@ def use_source_keyed_cache() -> None:
 
     chosen = os.environ.get("NUMBA_CACHE_DIR")
     key = f"numba-{source_hash()}"
-    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tinysim-gym" / key
+    default = cache_root() / key
     for target in (Path(chosen) if chosen else default, Path(tempfile.gettempdir()) / "tinysim-gym" / key):
         if _usable(target):
             break

@@ -9,10 +9,9 @@ booting turns the device off again) and hands the device back on, or stops at th
 
 from __future__ import annotations
 
-from numba import njit
-
 from tinysim_gym.core.battery import battery_run
 from tinysim_gym.core.brownout import supercap_boot, supercap_off_run, supercap_run
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import (
     DECISION,
     END_HORIZON,

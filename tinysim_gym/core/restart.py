@@ -13,10 +13,9 @@ turns off again. The off and boot time and the boot charge use the supercapacito
 
 from __future__ import annotations
 
-from numba import njit
-
 from tinysim_gym.core.battery import B_BOOT_D, B_BOOT_TICKS, B_RESTART, battery_run
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import (
     F_STORE,
     F_STORE_OFF,

@@ -29,9 +29,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.config import ConverterConfig, SupercapConfig
+from tinysim_gym.core.jit import njit
 
 # offsets of the parameters in the supercapacitor block of the kernels' float parameters
 C_KAPPA = 0  # 1000 * capacitance (mJ per V^2)

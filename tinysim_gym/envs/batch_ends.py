@@ -7,9 +7,8 @@ overhead) cost about as much as the simulation: :func:`out_of_range` checks the 
 
 from __future__ import annotations
 
-from numba import njit
-
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.jit import njit
 
 
 @njit(cache=True)

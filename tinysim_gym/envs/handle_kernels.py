@@ -14,8 +14,9 @@ binds new arrays; a copied or unpickled env must build its own, its arrays live 
 from __future__ import annotations
 
 import numpy as np
-from numba import carray, njit
+from numba import carray
 
+from tinysim_gym.core.jit import njit
 from tinysim_gym.envs.kernels import env_resume_into, env_step_into
 from tinysim_gym.envs.raw_views import float32_at, float64_at, int64_at
 

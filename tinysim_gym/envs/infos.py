@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.core import kernels as K
+from tinysim_gym.core.jit import njit
 from tinysim_gym.envs.kernels import W_DROP0, W_INF0
 
 #: the rows of :class:`Figures`' float block and int block, in order

@@ -10,11 +10,15 @@ are the same layouts, so both give identical numbers.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.core.jit import materialize, njit
 from tinysim_gym.envs.raw_views import float32_row, float64_row, int64_row, rows_contiguous
+
+# The envs call their kernels from Python on every step: numba now, so that no step goes through a
+# not-yet-compiled Kernel (and an env is never served by the one-off ahead-of-time path).
+materialize()
 
 # ---- per-env int64 work row: control words, then a ring of (tick, arrivals, dropped) per recent decision
 W_LEFT = 0  # decisions left in the current step

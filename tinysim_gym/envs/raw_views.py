@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from numba import carray, njit, types
+from numba import carray, types
 from numba.extending import intrinsic
+
+from tinysim_gym.core.jit import njit
 
 
 def _pointer_intrinsic(dtype: types.Number) -> Callable[..., object]:

@@ -2,7 +2,8 @@
 
 Entries are keyed by a hash of the scenario's content (every field, plus the bytes of any file it reads)
 and of the solver's settings, so editing a scenario, a board or a profile never reuses a stale solution.
-The directory is ``$TINYSIM_CACHE_DIR/oracle`` when that variable is set, else ``~/.cache/tinysim-gym/oracle``.
+The directory is ``oracle`` under the project's cache root (:func:`~tinysim_gym.core.cache_root.cache_root`:
+``$TINYSIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/tinysim-gym``, else ``~/.cache/tinysim-gym``).
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from tinysim_gym.config import ScenarioConfig
+from tinysim_gym.core.cache_root import cache_root
 
 
 def cache_dir() -> Path:
     """The oracle cache directory (not created)."""
-    root = os.environ.get("TINYSIM_CACHE_DIR")
-    base = Path(root) if root else Path.home() / ".cache" / "tinysim-gym"
-    return base / "oracle"
+    return cache_root() / "oracle"
 
 
 def scenario_key(scenario: ScenarioConfig, settings: dict[str, Any]) -> str:

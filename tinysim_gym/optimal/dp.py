@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from tinysim_gym.core.jit import njit
 from tinysim_gym.optimal.fluid import run_block
 from tinysim_gym.optimal.mdp import DecisionModel
 

@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.core.harvest import harvest_between
+from tinysim_gym.core.jit import njit
 from tinysim_gym.core.layout import F_STORE, F_STORE_OFF, F_TB, STORE_SUPERCAP
 from tinysim_gym.core.supercap import C_EFF, C_LEAK, C_QUIESCENT, C_SIZE, C_USABLE, C_VMAX, C_VOFF, C_VOUT, on_run
 

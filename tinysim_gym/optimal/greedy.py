@@ -12,8 +12,8 @@ mean charge rate (its mean arrival rate), so it binds only where the plan runs t
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from tinysim_gym.core.jit import njit
 from tinysim_gym.optimal.dp import block_value
 from tinysim_gym.optimal.fluid import reserve_at, run_block
 

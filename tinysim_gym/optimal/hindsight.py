@@ -29,11 +29,11 @@ horizon) the episode's length depends on the policy; no hindsight bound is compu
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.config import ScenarioConfig, load_scenario
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.core.jit import njit
 from tinysim_gym.optimal.dual_penalty import penalty_tables
 from tinysim_gym.optimal.lp import harvest_budget_mah
 from tinysim_gym.optimal.offline_fifo import A_BITS, MAX_STATES, NO_PENALTY, OK, offline_fifo

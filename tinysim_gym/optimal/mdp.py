@@ -38,11 +38,11 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from tinysim_gym.config import ScenarioConfig
 from tinysim_gym.core import kernels as K
 from tinysim_gym.core.engine import Engine
+from tinysim_gym.core.jit import njit
 from tinysim_gym.errors import TinySimError
 
 

@@ -25,8 +25,10 @@ kernel returns the best value of ``accuracy - price * charge`` and the charge of
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.typed import Dict
+
+from tinysim_gym.core.jit import njit
 
 KEY = types.UniTuple(types.int64, 2)
 #: live bits per state; a live sample further back than this many arrivals makes the kernel give up
