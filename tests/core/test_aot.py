@@ -9,11 +9,14 @@ import os
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tinysim_gym.core import aot, jit
 from tinysim_gym.core import kernels as K
+
+REPO = str(Path(__file__).resolve().parents[2])
 
 #: every published case with its own selector and two others, and the default mode with seeds
 PUBLISHED = ("sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first")
@@ -236,6 +239,12 @@ def test_the_build_refuses_a_wrong_signature_and_builds_after_numba_was_imported
                                                               "probe_kernels").stdout)
     out = json.loads(run_child(PROBE_MANY, settings, str(tmp_path)).stdout)  # built without it: not used
     assert out["before"] is True and out["first"] == [13]
+    # numba's settings file in the working directory counts as a setting too (these sources, from elsewhere)
+    here = {**env, "PYTHONPATH": REPO}
+    (tmp_path / ".numba_config.yaml").write_text("boundscheck: 1\n")
+    assert json.loads(run_child(PROBE_MANY, here, str(tmp_path), cwd=str(tmp_path)).stdout)["before"] is True
+    (tmp_path / ".numba_config.yaml").unlink()
+    assert json.loads(run_child(PROBE_MANY, here, str(tmp_path), cwd=str(tmp_path)).stdout)["before"] is False
 
 
 def test_importing_the_engine_and_the_heuristics_does_not_import_numba():

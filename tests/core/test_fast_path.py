@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
-from numba import njit
 
 from baselines import fuzzy, original
 from baselines.original import FuzzySelector, StaticSelector
@@ -30,6 +29,7 @@ from tinysim_gym.core.arrival_draws import MT_DOUBLES_PER_TWIST, mt19937_doubles
 from tinysim_gym.core.arrivals import GeometricStream, SeedCompatStream
 from tinysim_gym.core.engine import Engine, run
 from tinysim_gym.core.fast_static import fixed_model_loop, general_loop
+from tinysim_gym.core.jit import njit  # the project's: its cache is the source-keyed one, as the kernels'
 
 PUBLISHED_CASES = ["sync_1", "sync_2", "async_1", "async_2", "async_3", "async_4", "acc_first", "lat_first"]
 

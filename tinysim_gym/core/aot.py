@@ -98,7 +98,8 @@ def library_name(module: str, qualname: str, filename: str) -> str:
     """File name of one kernel's library, with a hash of the file that defines it.
 
     The directory's key covers the project's packages; the file's own hash also covers a kernel defined
-    elsewhere (a user's module), so an edited kernel never meets its old library.
+    elsewhere (a user's module). Not covered: a kernel outside the project that calls code in another of
+    its own files; after editing that file, ``tinysim build-kernels --force`` (or ``TINYSIM_AOT=0``).
     """
     try:
         digest = hashlib.sha256(Path(filename).read_bytes()).hexdigest()[:12]
@@ -113,8 +114,15 @@ NEUTRAL_NUMBA_SETTINGS = frozenset(("NUMBA_CACHE_DIR", "NUMBA_DEBUG_CACHE", "NUM
 
 
 def numba_settings() -> list[str]:
-    """The ``NUMBA_*`` variables set that the libraries were not built under."""
-    return sorted(k for k in os.environ if k.startswith("NUMBA_") and k not in NEUTRAL_NUMBA_SETTINGS)
+    """The numba settings in force that the libraries were not built under.
+
+    The ``NUMBA_*`` variables beyond the neutral ones, and numba's own settings file in the working
+    directory (``.numba_config.yaml``, which numba reads at import).
+    """
+    found = sorted(k for k in os.environ if k.startswith("NUMBA_") and k not in NEUTRAL_NUMBA_SETTINGS)
+    if os.path.exists(".numba_config.yaml"):
+        found.append(".numba_config.yaml")
+    return found
 
 
 def enabled() -> bool:

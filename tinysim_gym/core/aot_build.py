@@ -123,7 +123,7 @@ def build(out_dir: Path | None = None, force: bool = False) -> list[Built]:
     settings = aot.numba_settings()
     if settings:
         raise TinySimError(f"build-kernels: {settings[0]} is set; it changes numba's code, and the libraries are "
-                           "built without it (unset it)")
+                           "built without it (unset or remove it)")
     out = out_dir or aot.library_dir()
     cc = _compiler()
     results = []
