@@ -44,10 +44,11 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:
+        module_name = f"tinysim_gym.cli.{name.replace('-', '_')}"  # build-kernels lives in build_kernels.py
         try:
-            module = importlib.import_module(f"tinysim_gym.cli.{name.replace('-', '_')}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name == f"tinysim_gym.cli.{name.replace('-', '_')}":
+            if exc.name == module_name:
                 continue  # subcommand not built (yet)
             raise
         module.add_parser(sub)

@@ -14,6 +14,7 @@ be written at all is replaced by a temporary one (see :func:`use_source_keyed_ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -25,6 +26,7 @@ from tinysim_gym.core.cache_root import cache_root
 PACKAGES = ("tinysim_gym", "baselines", "agents")
 
 
+@functools.cache  # read once a process: the library lookup and numba's set-up both ask for it
 def source_hash() -> str:
     """Hash of the project's Python sources, as installed beside this package."""
     root = Path(__file__).resolve().parents[2]
